@@ -1,0 +1,314 @@
+/*
+ * core.h - the leaf library every strata module stands on.
+ *
+ * Contents, in order: error codes with messages and a per-thread detail
+ * string; the accounted allocator; capped growable buffers; arenas; clocks;
+ * an open-addressing hash map; varints (unsigned and zigzag); CRC32C; the
+ * diagnostics logger.
+ *
+ * Nothing here knows about any other module. Every function is thread-safe
+ * unless its contract says otherwise; objects (buffers, arenas, maps) are
+ * owned by one thread at a time and carry no locks.
+ */
+#ifndef STRATA_CORE_H
+#define STRATA_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------
+ * Errors
+ *
+ * A fallible function returns 0 on success or one of these negative codes.
+ * CORE_EAGAIN is the ordinary "not now" of non-blocking work, not a failure.
+ * Where a caller may want to show the user more than the code's message, the
+ * failing function also sets the thread's error detail with core_error(),
+ * naming what failed and where (file and byte, topic/partition/offset).
+ * ------------------------------------------------------------------------ */
+enum {
+    CORE_OK = 0,
+    CORE_EAGAIN = -1,    /* try again later (non-blocking work) */
+    CORE_ENOMEM = -2,    /* allocation failed or an accounting cap was hit */
+    CORE_EINVAL = -3,    /* invalid argument or malformed input */
+    CORE_EIO = -4,       /* an operating-system I/O call failed */
+    CORE_ENOSPC = -5,    /* no space left on the device */
+    CORE_ECORRUPT = -6,  /* stored or received bytes fail validation */
+    CORE_ERANGE = -7,    /* value or offset outside the valid range */
+    CORE_ENOENT = -8,    /* no such topic, partition, file or key */
+    CORE_EEXIST = -9,    /* already exists */
+    CORE_ETOOBIG = -10,  /* input exceeds a configured cap */
+    CORE_EFAILED = -11,  /* the object is in a failed state; see its error */
+    CORE_ECLOSED = -12,  /* the object is closed or shutting down */
+    CORE_ETRUNC = -13,   /* input ends before the structure does */
+    CORE_EUNSUPP = -14,  /* well-formed but not supported (yet) */
+    CORE_ECODE_MIN = -14 /* lowest code; keep in step with the list */
+};
+
+/* The fixed message of a code ("corrupt data", ...). Never NULL; unknown
+ * codes give "unknown error". */
+const char *core_strerror(int code);
+
+/* Sets the calling thread's error detail from a printf format and returns
+ * `code`, so a failure reads `return core_error(CORE_ECORRUPT, "%s: ...")`.
+ * The detail is truncated at CORE_ERROR_DETAIL_MAX bytes. */
+#define CORE_ERROR_DETAIL_MAX 512
+int core_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The calling thread's last detail, or the empty string. Borrowed: valid
+ * until the thread's next core_error() or core_error_clear(). */
+const char *core_error_detail(void);
+void core_error_clear(void);
+
+/* ------------------------------------------------------------------------
+ * Accounted allocator
+ *
+ * Every heap allocation names the subsystem that owns it. Live bytes and
+ * allocation counts are kept per subsystem (relaxed atomics) and exported as
+ * metrics. Each block carries a 16-byte header recording its size and tag,
+ * so core_free() needs neither.
+ *
+ * core_alloc/core_calloc/core_realloc return NULL on failure and never
+ * abort; callers must check. For tests, core_mem_fail_at() makes the Nth
+ * allocation from now fail (SQLite-style fault injection).
+ * ------------------------------------------------------------------------ */
+typedef enum {
+    CORE_MEM_CORE,
+    CORE_MEM_RECORD,
+    CORE_MEM_SEGLOG,
+    CORE_MEM_KAFKA,
+    CORE_MEM_SCHEMA,
+    CORE_MEM_STORE,
+    CORE_MEM_BUS,
+    CORE_MEM_STREAM,
+    CORE_MEM_LAKE,
+    CORE_MEM_BATCH,
+    CORE_MEM_GEN,
+    CORE_MEM_HTTP,
+    CORE_MEM_APP,
+    CORE_MEM_TEST,
+    CORE_MEM__COUNT
+} core_mem_tag_t;
+
+void *core_alloc(core_mem_tag_t tag, size_t n);
+void *core_calloc(core_mem_tag_t tag, size_t count, size_t size); /* checks overflow */
+/* Resizes a block from core_alloc. p may be NULL (then it allocates with
+ * `tag`; otherwise the block keeps its own tag). On failure returns NULL and
+ * leaves p valid. */
+void *core_realloc(core_mem_tag_t tag, void *p, size_t n);
+void core_free(void *p); /* NULL is ignored */
+/* A NUL-terminated copy of s (or of its first n bytes), owned by the caller. */
+char *core_strdup(core_mem_tag_t tag, const char *s);
+char *core_strndup(core_mem_tag_t tag, const char *s, size_t n);
+
+typedef struct {
+    int64_t bytes;       /* live bytes requested by callers */
+    int64_t allocs;      /* live blocks */
+    int64_t total_allocs; /* blocks ever allocated */
+} core_mem_stats_t;
+
+void core_mem_stats(core_mem_tag_t tag, core_mem_stats_t *out);
+const char *core_mem_tag_name(core_mem_tag_t tag); /* "seglog", ... */
+/* Fault injection: the n-th allocation from now (1 = the next) fails, and
+ * with `persist` every one after it too. n <= 0 turns injection off. */
+void core_mem_fail_at(long n, bool persist);
+
+/* ------------------------------------------------------------------------
+ * Capped growable buffer
+ *
+ * Lives in the caller's storage (init/fini). `max` caps len; an append that
+ * would exceed it fails with CORE_ETOOBIG and leaves the buffer unchanged.
+ * core_buf_take() transfers the bytes to the caller, who frees them with
+ * core_free(), and leaves the buffer empty.
+ * ------------------------------------------------------------------------ */
+typedef struct {
+    uint8_t *data;       /* owned; NULL until the first append */
+    size_t len;
+    size_t cap;
+    size_t max;
+    core_mem_tag_t tag;
+} core_buf_t;
+
+void core_buf_init(core_buf_t *b, core_mem_tag_t tag, size_t max);
+void core_buf_fini(core_buf_t *b);
+void core_buf_reset(core_buf_t *b); /* len = 0, keeps memory */
+/* Ensures room for `extra` more bytes without changing len. */
+int core_buf_reserve(core_buf_t *b, size_t extra);
+int core_buf_append(core_buf_t *b, const void *p, size_t n);
+int core_buf_append_u8(core_buf_t *b, uint8_t v);
+int core_buf_append_be16(core_buf_t *b, uint16_t v);
+int core_buf_append_be32(core_buf_t *b, uint32_t v);
+int core_buf_append_be64(core_buf_t *b, uint64_t v);
+int core_buf_append_str(core_buf_t *b, const char *s);
+int core_buf_printf(core_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uint8_t *core_buf_take(core_buf_t *b, size_t *len_out);
+
+/* Big-endian loads and stores on raw bytes (no alignment needed). */
+static inline uint16_t core_load_be16(const uint8_t *p)
+{
+    return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+static inline uint32_t core_load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t core_load_be64(const uint8_t *p)
+{
+    return (uint64_t)core_load_be32(p) << 32 | core_load_be32(p + 4);
+}
+static inline void core_store_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void core_store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline void core_store_be64(uint8_t *p, uint64_t v)
+{
+    core_store_be32(p, (uint32_t)(v >> 32));
+    core_store_be32(p + 4, (uint32_t)v);
+}
+
+/* ------------------------------------------------------------------------
+ * Arena
+ *
+ * Bump allocation for request- and batch-scoped memory, freed all at once by
+ * core_arena_reset(). Chunks of `chunk_size` bytes (larger requests get a
+ * chunk of their own); total chunk bytes are capped by `max_bytes`, past
+ * which core_arena_alloc() returns NULL. Returned memory is 16-byte aligned.
+ * ------------------------------------------------------------------------ */
+typedef struct core_arena core_arena_t;
+
+core_arena_t *core_arena_create(core_mem_tag_t tag, size_t chunk_size, size_t max_bytes);
+void core_arena_destroy(core_arena_t *a);
+void *core_arena_alloc(core_arena_t *a, size_t n);
+char *core_arena_strndup(core_arena_t *a, const char *s, size_t n);
+/* Frees every allocation; keeps the first chunk for reuse. */
+void core_arena_reset(core_arena_t *a);
+size_t core_arena_used(const core_arena_t *a); /* bytes handed out */
+
+/* ------------------------------------------------------------------------
+ * Clocks
+ * ------------------------------------------------------------------------ */
+int64_t core_mono_ns(void); /* CLOCK_MONOTONIC, nanoseconds */
+int64_t core_mono_ms(void);
+int64_t core_wall_ms(void); /* CLOCK_REALTIME, ms since the Unix epoch */
+int64_t core_wall_us(void);
+/* Formats a wall time in ms as "2026-11-22T04:36:11.123Z" into out (>= 25 bytes). */
+void core_format_iso8601_ms(int64_t wall_ms, char *out, size_t out_len);
+
+/* ------------------------------------------------------------------------
+ * Hash map
+ *
+ * Open addressing with linear probing and backward-shift deletion; byte-
+ * string keys, copied into map-owned memory; values are borrowed pointers
+ * the map never dereferences. Grows at 7/8 load. Not thread-safe.
+ * ------------------------------------------------------------------------ */
+typedef struct core_map core_map_t;
+
+uint64_t core_hash64(const void *p, size_t n, uint64_t seed);
+
+core_map_t *core_map_create(core_mem_tag_t tag, size_t initial_capacity);
+void core_map_destroy(core_map_t *m); /* values are not freed */
+/* Inserts or replaces. If `old` is non-NULL it receives the replaced value
+ * (NULL if the key was new). */
+int core_map_put(core_map_t *m, const void *key, size_t klen, void *value, void **old);
+/* Returns true and sets *value if present. */
+bool core_map_get(const core_map_t *m, const void *key, size_t klen, void **value);
+/* Returns true and sets *value (if non-NULL) when the key was removed. */
+bool core_map_del(core_map_t *m, const void *key, size_t klen, void **value);
+size_t core_map_count(const core_map_t *m);
+/* Iteration: start with *cursor = 0; returns false at the end. Keys are
+ * borrowed. The map must not be modified during iteration. */
+bool core_map_next(const core_map_t *m, size_t *cursor, const void **key, size_t *klen,
+                   void **value);
+
+/* ------------------------------------------------------------------------
+ * Varints
+ *
+ * Unsigned LEB128 (Kafka's flexible-version "uvarint") and zigzag-signed
+ * (record fields). Encoders write at most CORE_VARINT_MAX bytes and return
+ * the count. Decoders read at most `len` bytes; they return the number of
+ * bytes used, or CORE_ETRUNC when the input ends mid-varint, or CORE_ERANGE
+ * when the varint is longer than its type allows.
+ * ------------------------------------------------------------------------ */
+#define CORE_VARINT_MAX 10
+
+size_t core_uvarint_put(uint8_t *dst, uint64_t v);
+size_t core_uvarint_size(uint64_t v);
+int core_uvarint_get(const uint8_t *p, size_t len, uint64_t *v);
+int core_uvarint_get32(const uint8_t *p, size_t len, uint32_t *v);
+
+static inline uint64_t core_zigzag_encode(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t core_zigzag_decode(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+size_t core_varint_put(uint8_t *dst, int64_t v); /* zigzag */
+size_t core_varint_size(int64_t v);
+int core_varint_get(const uint8_t *p, size_t len, int64_t *v);
+int core_varint_get32(const uint8_t *p, size_t len, int32_t *v);
+
+/* ------------------------------------------------------------------------
+ * CRC32C (Castagnoli), as Kafka's RecordBatch v2 uses it.
+ *
+ * core_crc32c() picks the SSE4.2 instruction when the CPU has it, else the
+ * table version. `crc` is the running value: pass 0 to start, and the
+ * previous result to continue. The two implementations are exported so tests
+ * can check both against known vectors.
+ * ------------------------------------------------------------------------ */
+uint32_t core_crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t core_crc32c_sw(uint32_t crc, const void *p, size_t n);
+uint32_t core_crc32c_hw(uint32_t crc, const void *p, size_t n); /* only if available */
+bool core_crc32c_hw_available(void);
+
+/* ------------------------------------------------------------------------
+ * Diagnostics logging, to stderr:
+ *   2026-11-22T04:36:11.123Z WARN  seglog: orders-0: cut torn tail at byte 4096
+ * One write(2) per line, so lines from threads do not interleave.
+ * ------------------------------------------------------------------------ */
+typedef enum {
+    CORE_LOG_DEBUG,
+    CORE_LOG_INFO,
+    CORE_LOG_WARN,
+    CORE_LOG_ERROR,
+    CORE_LOG_OFF
+} core_log_level_t;
+
+void core_log_set_level(core_log_level_t level);
+core_log_level_t core_log_get_level(void);
+/* Parses "debug", "info", "warn", "error", "off"; CORE_EINVAL otherwise. */
+int core_log_parse_level(const char *s, core_log_level_t *out);
+void core_log(core_log_level_t level, const char *subsystem, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------
+ * Small helpers shared by every module.
+ * ------------------------------------------------------------------------ */
+#define CORE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define CORE_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CORE_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Parses a whole decimal integer in [min, max]; CORE_EINVAL on junk,
+ * CORE_ERANGE outside the bounds. The replacement for atoi. */
+int core_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Writes all n bytes at `off` (pwrite loop, retrying EINTR). Returns 0, or
+ * CORE_ENOSPC / CORE_EIO with errno preserved. */
+int core_pwrite_all(int fd, const void *p, size_t n, int64_t off);
+/* Reads exactly n bytes at `off`; CORE_ETRUNC if the file ends first. */
+int core_pread_all(int fd, void *p, size_t n, int64_t off);
+/* fsyncs a directory so that entries created, renamed or removed in it are
+ * durable. */
+int core_fsync_dir(const char *path);
+
+#endif /* STRATA_CORE_H */

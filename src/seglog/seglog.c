@@ -1,0 +1,390 @@
+/*
+ * seglog.c - the log as a whole: opening and closing a data directory, the
+ * topic registry, and the background flusher.
+ *
+ * Open:
+ *   1. create DATA/ and DATA/topics/ if needed;
+ *   2. note whether DATA/.clean-shutdown exists, then remove it and fsync
+ *      DATA/ before anything else happens, so a crash from here on is
+ *      detected at the next open (the KAFKA-15375 lesson: the marker must
+ *      never exist while recovery or writes are incomplete);
+ *   3. remove leftovers of interrupted topic operations: partition folders
+ *      whose <topic>.topic file is missing (an interrupted create or delete)
+ *      and *.tmp files;
+ *   4. load every topic; each partition recovers on its own (recovery.c).
+ * Close: stop the flusher, fsync every partition, write indexes and recovery
+ * points, then write and fsync the marker.
+ *
+ * The flusher thread runs interval flushes and, every five minutes,
+ * retention (Kafka's log.retention.check.interval.ms default).
+ *
+ * Threading: mu guards the topic map; topic pointers stay valid until the
+ * topic is deleted or the log closed, so callers must not delete a topic
+ * that another thread is still using.
+ */
+#include "seglog/seglog_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETENTION_CHECK_MS (5 * 60 * 1000)
+#define FLUSHER_MAX_SLEEP_MS 1000
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return 0;
+    return core_error(CORE_EIO, "%s: cannot create folder: %s", path, strerror(errno));
+}
+
+/* Calls fn on every partition of every topic, with mu held. */
+static void each_partition(seglog_t *log, void (*fn)(seglog_part_t *, void *), void *arg)
+{
+    size_t cursor = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (core_map_next(log->topics, &cursor, &k, &kl, &v)) {
+        seglog_topic_t *t = v;
+        for (int32_t i = 0; i < t->cfg.partitions; i++)
+            fn(t->parts[i], arg);
+    }
+}
+
+typedef struct {
+    int64_t now_ms;
+    int64_t next_ms;
+    bool retention;
+} flush_pass_t;
+
+static void flush_one(seglog_part_t *p, void *arg)
+{
+    flush_pass_t *f = arg;
+    int64_t wait = seglog_part_flush_tick(p, f->now_ms);
+    if (wait < f->next_ms)
+        f->next_ms = wait;
+    if (f->retention && seglog_retention_run(p, core_wall_ms()) < 0)
+        core_log(CORE_LOG_WARN, "seglog", "%s: retention: %s", p->name, core_error_detail());
+}
+
+static void *flusher_main(void *arg)
+{
+    seglog_t *log = arg;
+    pthread_mutex_lock(&log->mu);
+    while (!log->stopping) {
+        flush_pass_t f = {core_mono_ms(), FLUSHER_MAX_SLEEP_MS, false};
+        if (f.now_ms >= log->next_retention_ms) {
+            f.retention = true;
+            log->next_retention_ms = f.now_ms + RETENTION_CHECK_MS;
+        }
+        each_partition(log, flush_one, &f);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + CORE_MAX(f.next_ms, 1) * 1000000;
+        ts.tv_sec += ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&log->flusher_cv, &log->mu, &ts);
+    }
+    pthread_mutex_unlock(&log->mu);
+    return NULL;
+}
+
+/* Splits "<topic>-<p>" folder names; true if it looks like a partition. */
+static bool partition_dir_topic(const char *name, char *topic, size_t topic_len)
+{
+    const char *dash = strrchr(name, '-');
+    if (dash == NULL || dash == name || dash[1] == '\0' || (size_t)(dash - name) >= topic_len)
+        return false;
+    for (const char *c = dash + 1; *c; c++)
+        if (*c < '0' || *c > '9')
+            return false;
+    memcpy(topic, name, (size_t)(dash - name));
+    topic[dash - name] = '\0';
+    return true;
+}
+
+/* Loads topics and removes orphaned partition folders and temporaries. */
+static int scan_topics(seglog_t *log, bool clean)
+{
+    DIR *d = opendir(log->topics_dir);
+    if (d == NULL)
+        return core_error(CORE_EIO, "%s: %s", log->topics_dir, strerror(errno));
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        char topic[SEGLOG_TOPIC_NAME_MAX + 8], path[SEGLOG_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", log->topics_dir, n);
+        if (len > 6 && strcmp(n + len - 6, ".topic") == 0 && len - 6 < sizeof topic) {
+            memcpy(topic, n, len - 6);
+            topic[len - 6] = '\0';
+            seglog_topic_t *t;
+            if (seglog_topic_name_check(topic) != 0)
+                continue;
+            rc = seglog_topic_load(log, topic, clean, &t);
+            if (rc == 0 && (rc = core_map_put(log->topics, topic, strlen(topic), t, NULL)) != 0)
+                seglog_topic_destroy(t);
+        } else if (len > 4 && strcmp(n + len - 4, ".tmp") == 0) {
+            unlink(path);
+        } else if (partition_dir_topic(n, topic, sizeof topic)) {
+            char cfg[SEGLOG_PATH_MAX];
+            snprintf(cfg, sizeof cfg, "%s/%s.topic", log->topics_dir, topic);
+            if (access(cfg, F_OK) != 0 && errno == ENOENT) {
+                core_log(CORE_LOG_WARN, "seglog", "removing %s: its topic does not exist "
+                         "(an interrupted create or delete)", path);
+                seglog_remove_tree(path);
+            }
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static void destroy_topics(seglog_t *log)
+{
+    size_t cursor = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (log->topics && core_map_next(log->topics, &cursor, &k, &kl, &v))
+        seglog_topic_destroy(v);
+    core_map_destroy(log->topics);
+}
+
+static void log_free(seglog_t *log)
+{
+    destroy_topics(log);
+    pthread_mutex_destroy(&log->mu);
+    pthread_cond_destroy(&log->flusher_cv);
+    core_free(log->topics_dir);
+    core_free(log->dir);
+    core_free(log);
+}
+
+/* Consumes the clean-shutdown marker; returns whether it was there. */
+static int take_marker(seglog_t *log, bool *clean)
+{
+    char *marker = seglog_path_join(log->dir, SEGLOG_CLEAN_MARKER);
+    if (marker == NULL)
+        return CORE_ENOMEM;
+    *clean = access(marker, F_OK) == 0;
+    int rc = 0;
+    if (*clean && unlink(marker) != 0)
+        rc = core_error(CORE_EIO, "%s: cannot remove: %s", marker, strerror(errno));
+    if (rc == 0)
+        rc = core_fsync_dir(log->dir);
+    core_free(marker);
+    return rc;
+}
+
+int seglog_open(const char *data_dir, seglog_t **out)
+{
+    seglog_t *log = core_calloc(CORE_MEM_SEGLOG, 1, sizeof *log);
+    if (log == NULL)
+        return CORE_ENOMEM;
+    pthread_mutex_init(&log->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&log->flusher_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    log->dir = core_strdup(CORE_MEM_SEGLOG, data_dir);
+    log->topics_dir = seglog_path_join(data_dir, "topics");
+    log->topics = core_map_create(CORE_MEM_SEGLOG, 16);
+    int rc = log->dir && log->topics_dir && log->topics ? 0 : CORE_ENOMEM;
+    bool clean = false;
+    if (rc == 0)
+        rc = make_dir(data_dir);
+    if (rc == 0)
+        rc = make_dir(log->topics_dir);
+    if (rc == 0)
+        rc = take_marker(log, &clean);
+    if (rc == 0)
+        rc = scan_topics(log, clean);
+    log->recovered = !clean;
+    log->next_retention_ms = core_mono_ms() + RETENTION_CHECK_MS;
+    if (rc == 0) {
+        rc = pthread_create(&log->flusher, NULL, flusher_main, log) == 0
+                 ? 0 : core_error(CORE_EIO, "cannot start the flusher thread");
+        log->flusher_started = rc == 0;
+    }
+    if (rc != 0) {
+        log_free(log);
+        return rc;
+    }
+    *out = log;
+    return 0;
+}
+
+static void close_one(seglog_part_t *p, void *arg)
+{
+    bool *all_ok = arg;
+    if (seglog_part_close_clean(p) != 0) {
+        core_log(CORE_LOG_ERROR, "seglog", "%s: not closed cleanly: %s", p->name,
+                 core_error_detail());
+        *all_ok = false;
+    }
+}
+
+static void write_marker(seglog_t *log)
+{
+    char *marker = seglog_path_join(log->dir, SEGLOG_CLEAN_MARKER);
+    int fd = marker ? open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    bool ok = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || core_fsync_dir(log->dir) != 0)
+        core_log(CORE_LOG_WARN, "seglog", "cannot write the clean-shutdown marker; the next "
+                 "open will run recovery");
+    core_free(marker);
+}
+
+void seglog_close(seglog_t *log)
+{
+    if (log == NULL)
+        return;
+    pthread_mutex_lock(&log->mu);
+    log->stopping = true;
+    pthread_cond_broadcast(&log->flusher_cv);
+    pthread_mutex_unlock(&log->mu);
+    if (log->flusher_started)
+        pthread_join(log->flusher, NULL);
+    bool all_ok = true;
+    pthread_mutex_lock(&log->mu);
+    each_partition(log, close_one, &all_ok);
+    pthread_mutex_unlock(&log->mu);
+    /* A failed partition keeps the marker away, so the next open rescans. */
+    if (all_ok)
+        write_marker(log);
+    log_free(log);
+}
+
+bool seglog_recovered(const seglog_t *log)
+{
+    return log->recovered;
+}
+
+static int create_locked(seglog_t *log, const char *name, const seglog_topic_config_t *cfg)
+{
+    if (core_map_get(log->topics, name, strlen(name), NULL))
+        return core_error(CORE_EEXIST, "topic '%s' already exists", name);
+    char dir[SEGLOG_PATH_MAX];
+    for (int32_t i = 0; i < cfg->partitions; i++) {
+        snprintf(dir, sizeof dir, "%s/%s-%d", log->topics_dir, name, (int)i);
+        seglog_remove_tree(dir); /* a leftover of an interrupted create */
+        if (make_dir(dir) != 0)
+            return CORE_EIO;
+    }
+    int rc = core_fsync_dir(log->topics_dir);
+    if (rc == 0)
+        rc = seglog_topic_config_write(log->topics_dir, name, cfg);
+    seglog_topic_t *t = NULL;
+    if (rc == 0)
+        rc = seglog_topic_load(log, name, true, &t);
+    if (rc == 0 && (rc = core_map_put(log->topics, name, strlen(name), t, NULL)) != 0)
+        seglog_topic_destroy(t);
+    return rc;
+}
+
+int seglog_topic_create(seglog_t *log, const char *name, const seglog_topic_config_t *cfg)
+{
+    int rc = seglog_topic_name_check(name);
+    if (rc == 0 && seglog_topic_config_check(cfg) != 0)
+        rc = core_error(CORE_EINVAL, "topic '%s': %s", name, core_error_detail());
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&log->mu);
+    rc = create_locked(log, name, cfg);
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+int seglog_topic_delete(seglog_t *log, const char *name)
+{
+    pthread_mutex_lock(&log->mu);
+    void *v = NULL;
+    if (!core_map_del(log->topics, name, strlen(name), &v)) {
+        pthread_mutex_unlock(&log->mu);
+        return core_error(CORE_ENOENT, "topic '%s' does not exist", name);
+    }
+    seglog_topic_t *t = v;
+    char path[SEGLOG_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s.topic", log->topics_dir, name);
+    /* Removing the config first makes the delete atomic: leftover folders are
+     * orphans that the next open removes. */
+    int rc = unlink(path) == 0 ? core_fsync_dir(log->topics_dir)
+                               : core_error(CORE_EIO, "%s: %s", path, strerror(errno));
+    for (int32_t i = 0; rc == 0 && i < t->cfg.partitions; i++)
+        rc = seglog_remove_tree(t->parts[i]->dir);
+    seglog_topic_destroy(t);
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+seglog_topic_t *seglog_topic_get(seglog_t *log, const char *name)
+{
+    void *v = NULL;
+    pthread_mutex_lock(&log->mu);
+    bool found = core_map_get(log->topics, name, strlen(name), &v);
+    pthread_mutex_unlock(&log->mu);
+    return found ? v : NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int seglog_topic_names(seglog_t *log, char ***names, size_t *count)
+{
+    pthread_mutex_lock(&log->mu);
+    size_t n = core_map_count(log->topics), i = 0, cursor = 0;
+    char **v = core_calloc(CORE_MEM_SEGLOG, n + 1, sizeof *v);
+    const void *k;
+    size_t kl;
+    void *val;
+    while (v != NULL && core_map_next(log->topics, &cursor, &k, &kl, &val)) {
+        v[i] = core_strndup(CORE_MEM_SEGLOG, k, kl);
+        if (v[i++] == NULL) {
+            seglog_names_free(v, i);
+            v = NULL;
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+    if (v == NULL)
+        return CORE_ENOMEM;
+    qsort(v, n, sizeof *v, cmp_str);
+    *names = v;
+    *count = n;
+    return 0;
+}
+
+void seglog_names_free(char **names, size_t count)
+{
+    for (size_t i = 0; names != NULL && i < count; i++)
+        core_free(names[i]);
+    core_free(names);
+}
+
+const char *seglog_topic_name(const seglog_topic_t *t)
+{
+    return t->name;
+}
+
+const seglog_topic_config_t *seglog_topic_config(const seglog_topic_t *t)
+{
+    return &t->cfg;
+}
+
+seglog_part_t *seglog_partition(seglog_topic_t *t, int32_t p)
+{
+    return p >= 0 && p < t->cfg.partitions ? t->parts[p] : NULL;
+}

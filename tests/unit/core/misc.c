@@ -1,0 +1,370 @@
+/*
+ * Unit tests for the smaller pieces of core: arenas (alignment, cap,
+ * oversize requests, reset), clocks and ISO-8601 formatting, logging
+ * (level parsing, the environment override, line format, filtering,
+ * truncation), core_parse_i64, and the I/O helpers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/core.h"
+
+static int64_t test_bytes(void)
+{
+    core_mem_stats_t s;
+    core_mem_stats(CORE_MEM_TEST, &s);
+    return s.bytes;
+}
+
+/* ---- arena ---- */
+
+static void test_arena_alignment_and_contents(void **state)
+{
+    (void)state;
+    core_arena_t *a = core_arena_create(CORE_MEM_TEST, 1024, 1 << 20);
+    assert_non_null(a);
+    uint8_t *ptrs[200];
+    size_t want = 0;
+    for (int i = 0; i < 200; i++) {
+        size_t n = (size_t)(i % 37) + 1;
+        ptrs[i] = core_arena_alloc(a, n);
+        assert_non_null(ptrs[i]);
+        assert_int_equal((uintptr_t)ptrs[i] % 16, 0);
+        memset(ptrs[i], i, n);
+        want += n;
+    }
+    for (int i = 0; i < 200; i++) /* no allocation overlapped another */
+        for (size_t j = 0; j < (size_t)(i % 37) + 1; j++)
+            assert_int_equal(ptrs[i][j], (uint8_t)i);
+    assert_int_equal(core_arena_used(a), want);
+    char *s = core_arena_strndup(a, "hello world", 5);
+    assert_string_equal(s, "hello");
+    assert_int_equal((uintptr_t)s % 16, 0);
+    core_arena_destroy(a);
+    core_arena_destroy(NULL);
+}
+
+static void test_arena_cap(void **state)
+{
+    (void)state;
+    int64_t before = test_bytes();
+    core_arena_t *a = core_arena_create(CORE_MEM_TEST, 1024, 4096);
+    assert_non_null(a);
+    int got = 0;
+    while (core_arena_alloc(a, 100) != NULL)
+        got++;
+    /* 4 chunks of 1024 bytes, 7 rounded-up 112-byte pieces each */
+    assert_int_equal(got, 4 * (1024 / 112));
+    assert_true(test_bytes() - before < 4096 + 1024); /* chunks + headers */
+    core_arena_reset(a);
+    assert_int_equal(core_arena_used(a), 0);
+    /* oversize requests get their own chunk and count against the cap */
+    void *big = core_arena_alloc(a, 3000);
+    assert_non_null(big);
+    assert_int_equal((uintptr_t)big % 16, 0);
+    memset(big, 0xab, 3000);
+    assert_null(core_arena_alloc(a, 2000)); /* 1024 + 3008 + 2000 > 4096 */
+    void *small = core_arena_alloc(a, 10);  /* still served from chunk 1 */
+    assert_non_null(small);
+    assert_null(core_arena_alloc(a, 4097));
+    assert_int_equal(core_arena_used(a), 3010);
+    core_arena_destroy(a);
+    assert_int_equal(test_bytes(), before);
+    assert_null(core_arena_create(CORE_MEM_TEST, 0, 100));
+    assert_null(core_arena_create(CORE_MEM_TEST, 200, 100));
+}
+
+static void test_arena_reset_keeps_first_chunk(void **state)
+{
+    (void)state;
+    int64_t before = test_bytes();
+    core_arena_t *a = core_arena_create(CORE_MEM_TEST, 512, 1 << 20);
+    int64_t with_first = test_bytes();
+    void *first = core_arena_alloc(a, 16);
+    for (int i = 0; i < 100; i++)
+        assert_non_null(core_arena_alloc(a, 200));
+    assert_non_null(core_arena_alloc(a, 10000));
+    assert_true(test_bytes() > with_first);
+    core_arena_reset(a);
+    assert_int_equal(test_bytes(), with_first);
+    assert_int_equal(core_arena_used(a), 0);
+    void *again = core_arena_alloc(a, 16);
+    assert_ptr_equal(again, first); /* reuses the kept chunk from its start */
+    core_arena_destroy(a);
+    assert_int_equal(test_bytes(), before);
+}
+
+static void test_arena_alloc_failure(void **state)
+{
+    (void)state;
+    core_arena_t *a = core_arena_create(CORE_MEM_TEST, 64, 1 << 20);
+    assert_non_null(core_arena_alloc(a, 64));
+    core_mem_fail_at(1, false);
+    assert_null(core_arena_alloc(a, 16)); /* needs a new chunk, which fails */
+    assert_non_null(core_arena_alloc(a, 16));
+    core_arena_destroy(a);
+}
+
+/* ---- clocks ---- */
+
+static void test_clocks(void **state)
+{
+    (void)state;
+    int64_t m0 = core_mono_ns();
+    int64_t m1 = core_mono_ns();
+    assert_true(m1 >= m0);
+    assert_true(core_mono_ms() >= m0 / 1000000);
+    int64_t w = core_wall_ms();
+    assert_true(w > 1577836800000LL); /* after 2020-01-01 */
+    int64_t us = core_wall_us();
+    assert_true(us / 1000 >= w && us / 1000 - w < 10000);
+}
+
+static void test_iso8601(void **state)
+{
+    (void)state;
+    char out[32];
+    core_format_iso8601_ms(0, out, sizeof(out));
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
+    core_format_iso8601_ms(1700000000123LL, out, sizeof(out));
+    assert_string_equal(out, "2023-11-14T22:13:20.123Z");
+    core_format_iso8601_ms(-1, out, sizeof(out));
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+    core_format_iso8601_ms(951782400007LL, out, 25); /* leap day, exact size */
+    assert_string_equal(out, "2000-02-29T00:00:00.007Z");
+    core_format_iso8601_ms(0, out, 5);
+    assert_string_equal(out, "1970");
+}
+
+/* ---- logging ---- */
+
+/* Runs first among the logging tests: the environment is read once. */
+static void test_log_env_read_once(void **state)
+{
+    (void)state;
+    setenv("STRATA_LOG_LEVEL", "error", 1);
+    assert_int_equal(core_log_get_level(), CORE_LOG_ERROR);
+    setenv("STRATA_LOG_LEVEL", "debug", 1);
+    assert_int_equal(core_log_get_level(), CORE_LOG_ERROR);
+    unsetenv("STRATA_LOG_LEVEL");
+    core_log_set_level(CORE_LOG_INFO);
+    assert_int_equal(core_log_get_level(), CORE_LOG_INFO);
+}
+
+static void test_log_parse_level(void **state)
+{
+    (void)state;
+    core_log_level_t l = CORE_LOG_OFF;
+    assert_int_equal(core_log_parse_level("debug", &l), CORE_OK);
+    assert_int_equal(l, CORE_LOG_DEBUG);
+    assert_int_equal(core_log_parse_level("info", &l), CORE_OK);
+    assert_int_equal(l, CORE_LOG_INFO);
+    assert_int_equal(core_log_parse_level("warn", &l), CORE_OK);
+    assert_int_equal(l, CORE_LOG_WARN);
+    assert_int_equal(core_log_parse_level("error", &l), CORE_OK);
+    assert_int_equal(l, CORE_LOG_ERROR);
+    assert_int_equal(core_log_parse_level("off", &l), CORE_OK);
+    assert_int_equal(l, CORE_LOG_OFF);
+    l = CORE_LOG_WARN;
+    assert_int_equal(core_log_parse_level("verbose", &l), CORE_EINVAL);
+    assert_int_equal(core_log_parse_level("", &l), CORE_EINVAL);
+    assert_int_equal(core_log_parse_level("info ", &l), CORE_EINVAL);
+    assert_int_equal(core_log_parse_level(NULL, &l), CORE_EINVAL);
+    assert_int_equal(l, CORE_LOG_WARN);
+}
+
+/* Captures what core_log writes to fd 2 while `fn` runs. */
+static size_t capture_stderr(void (*fn)(void), char *out, size_t cap)
+{
+    char path[] = "/tmp/strata-core-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    fn();
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    ssize_t n = pread(fd, out, cap - 1, 0);
+    close(fd);
+    assert_true(n >= 0);
+    out[n] = '\0';
+    return (size_t)n;
+}
+
+static void log_one_warn(void)
+{
+    core_log_set_level(CORE_LOG_INFO);
+    core_log(CORE_LOG_DEBUG, "seglog", "hidden %d", 1);
+    core_log(CORE_LOG_WARN, "seglog", "orders-0: cut torn tail at byte %d", 4096);
+}
+
+static void log_nothing_when_off(void)
+{
+    core_log_set_level(CORE_LOG_OFF);
+    core_log(CORE_LOG_ERROR, "seglog", "hidden");
+    core_log_set_level(CORE_LOG_INFO);
+}
+
+static void log_long_line(void)
+{
+    static char big[10000];
+    memset(big, 'y', sizeof(big) - 1);
+    core_log(CORE_LOG_ERROR, "kafka", "%s", big);
+}
+
+static void test_log_line_format(void **state)
+{
+    (void)state;
+    char out[16384];
+    size_t n = capture_stderr(log_one_warn, out, sizeof(out));
+    const char *tail = " WARN  seglog: orders-0: cut torn tail at byte 4096\n";
+    assert_int_equal(n, 24 + strlen(tail));
+    assert_memory_equal(out + 24, tail, strlen(tail));
+    /* 2026-11-22T04:36:11.123Z */
+    assert_int_equal(out[4], '-');
+    assert_int_equal(out[10], 'T');
+    assert_int_equal(out[19], '.');
+    assert_int_equal(out[23], 'Z');
+    assert_int_equal(capture_stderr(log_nothing_when_off, out, sizeof(out)), 0);
+}
+
+static void test_log_truncates_long_lines(void **state)
+{
+    (void)state;
+    char out[16384];
+    size_t n = capture_stderr(log_long_line, out, sizeof(out));
+    assert_true(n > 1000 && n <= 2048);
+    assert_memory_equal(out + 24, " ERROR kafka: yyy", 17);
+    assert_memory_equal(out + n - 4, "...\n", 4);
+    assert_null(memchr(out, '\n', n - 1)); /* a single line */
+}
+
+/* ---- core_parse_i64 ---- */
+
+static void test_parse_i64(void **state)
+{
+    (void)state;
+    int64_t v = 0;
+    assert_int_equal(core_parse_i64("42", INT64_MIN, INT64_MAX, &v), CORE_OK);
+    assert_int_equal(v, 42);
+    assert_int_equal(core_parse_i64("-17", -100, 100, &v), CORE_OK);
+    assert_int_equal(v, -17);
+    assert_int_equal(core_parse_i64("9223372036854775807", INT64_MIN, INT64_MAX, &v), CORE_OK);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(core_parse_i64("-9223372036854775808", INT64_MIN, INT64_MAX, &v), CORE_OK);
+    assert_true(v == INT64_MIN);
+    v = 5;
+    assert_int_equal(core_parse_i64("9223372036854775808", INT64_MIN, INT64_MAX, &v), CORE_ERANGE);
+    assert_int_equal(core_parse_i64("-9223372036854775809", INT64_MIN, INT64_MAX, &v), CORE_ERANGE);
+    assert_int_equal(core_parse_i64("11", 0, 10, &v), CORE_ERANGE);
+    assert_int_equal(core_parse_i64("-1", 0, 10, &v), CORE_ERANGE);
+    assert_int_equal(core_parse_i64("", 0, 10, &v), CORE_EINVAL);
+    assert_int_equal(core_parse_i64(NULL, 0, 10, &v), CORE_EINVAL);
+    assert_int_equal(core_parse_i64("12x", 0, 100, &v), CORE_EINVAL);
+    assert_int_equal(core_parse_i64(" 1", 0, 100, &v), CORE_EINVAL);
+    assert_int_equal(core_parse_i64("1 ", 0, 100, &v), CORE_EINVAL);
+    assert_int_equal(core_parse_i64("-", 0, 100, &v), CORE_EINVAL);
+    assert_int_equal(core_parse_i64("0x10", 0, 100, &v), CORE_EINVAL);
+    assert_int_equal(v, 5); /* untouched by failures */
+}
+
+/* ---- I/O helpers ---- */
+
+static void test_pwrite_pread(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/strata-core-io-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    uint8_t data[100000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 7);
+    assert_int_equal(core_pwrite_all(fd, data, sizeof(data), 4096), CORE_OK);
+    uint8_t back[sizeof(data)];
+    assert_int_equal(core_pread_all(fd, back, sizeof(back), 4096), CORE_OK);
+    assert_memory_equal(back, data, sizeof(data));
+    uint8_t head[4096];
+    assert_int_equal(core_pread_all(fd, head, sizeof(head), 0), CORE_OK); /* the hole */
+    for (size_t i = 0; i < sizeof(head); i++)
+        assert_int_equal(head[i], 0);
+    assert_int_equal(core_pread_all(fd, back, 10, 4096 + sizeof(data) - 5), CORE_ETRUNC);
+    assert_int_equal(core_pread_all(fd, back, 0, 1 << 30), CORE_OK);
+    close(fd);
+
+    int ro = open(path, O_RDONLY);
+    assert_true(ro >= 0);
+    errno = 0;
+    assert_int_equal(core_pwrite_all(ro, data, 10, 0), CORE_EIO);
+    assert_int_equal(errno, EBADF);
+    assert_true(strlen(core_error_detail()) > 0);
+    close(ro);
+    errno = 0;
+    assert_int_equal(core_pread_all(-1, back, 10, 0), CORE_EIO);
+    assert_int_equal(errno, EBADF);
+    unlink(path);
+}
+
+static void test_pwrite_enospc(void **state)
+{
+    (void)state;
+    int fd = open("/dev/full", O_WRONLY);
+    if (fd < 0)
+        skip();
+    uint8_t data[64] = {0};
+    errno = 0;
+    assert_int_equal(core_pwrite_all(fd, data, sizeof(data), 0), CORE_ENOSPC);
+    assert_int_equal(errno, ENOSPC);
+    close(fd);
+}
+
+static void test_fsync_dir(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/strata-core-dir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(core_fsync_dir(dir), CORE_OK);
+    char file[64];
+    snprintf(file, sizeof(file), "%s/f", dir);
+    int fd = open(file, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(core_fsync_dir(file), CORE_EIO); /* not a directory */
+    assert_int_equal(errno, ENOTDIR);
+    unlink(file);
+    rmdir(dir);
+    assert_int_equal(core_fsync_dir(dir), CORE_ENOENT);
+    assert_int_equal(errno, ENOENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_alignment_and_contents),
+        cmocka_unit_test(test_arena_cap),
+        cmocka_unit_test(test_arena_reset_keeps_first_chunk),
+        cmocka_unit_test(test_arena_alloc_failure),
+        cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_log_env_read_once),
+        cmocka_unit_test(test_log_parse_level),
+        cmocka_unit_test(test_log_line_format),
+        cmocka_unit_test(test_log_truncates_long_lines),
+        cmocka_unit_test(test_parse_i64),
+        cmocka_unit_test(test_pwrite_pread),
+        cmocka_unit_test(test_pwrite_enospc),
+        cmocka_unit_test(test_fsync_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
