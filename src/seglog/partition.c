@@ -225,7 +225,7 @@ int seglog_append(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_of
     rc = write_batch(p, s, batch, len);
     if (rc == 0) {
         pthread_rwlock_wrlock(&p->seg_lock);
-        rc = seglog_segment_index_batch(s, &h, pos, c->index_interval_bytes);
+        seglog_segment_index_batch(s, &h, pos, c->index_interval_bytes);
         p->log_end = s->next_offset;
         pthread_rwlock_unlock(&p->seg_lock);
     }

@@ -83,9 +83,7 @@ int seglog_segment_scan(seglog_segment_t *s, int32_t interval_bytes, int64_t *va
                             s->path, pos, core_error_detail());
             break;
         }
-        rc = seglog_segment_index_batch(s, &h, pos, interval_bytes);
-        if (rc != 0)
-            break;
+        seglog_segment_index_batch(s, &h, pos, interval_bytes);
         pos += (int64_t)record_batch_size(&h);
     }
     core_buf_fini(&buf);

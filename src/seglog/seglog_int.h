@@ -117,9 +117,10 @@ int seglog_segment_create(const char *dir, int64_t base_offset, seglog_segment_t
 int seglog_segment_open(const char *dir, int64_t base_offset, seglog_segment_t **out);
 void seglog_segment_close(seglog_segment_t *s);
 int seglog_segment_unlink(seglog_segment_t *s);
-/* Records a batch written at position `pos` in the in-memory indexes. */
-int seglog_segment_index_batch(seglog_segment_t *s, const record_batch_header_t *h, int64_t pos,
-                               int32_t interval_bytes);
+/* Publishes a batch written at `pos`: size, next offset, largest timestamp
+ * and, when due, index entries. Cannot fail: index entries are optional. */
+void seglog_segment_index_batch(seglog_segment_t *s, const record_batch_header_t *h, int64_t pos,
+                                int32_t interval_bytes);
 void seglog_segment_index_clear(seglog_segment_t *s);
 /* Writes both index files whole and fsyncs them. */
 int seglog_segment_write_indexes(seglog_segment_t *s);

@@ -174,26 +174,26 @@ static int push_tidx(seglog_segment_t *s, int64_t ts, uint32_t rel)
     return rc;
 }
 
-int seglog_segment_index_batch(seglog_segment_t *s, const record_batch_header_t *h, int64_t pos,
-                               int32_t interval_bytes)
+void seglog_segment_index_batch(seglog_segment_t *s, const record_batch_header_t *h, int64_t pos,
+                                int32_t interval_bytes)
 {
     int64_t size = (int64_t)record_batch_size(h);
     uint32_t rel = (uint32_t)(h->base_offset - s->base_offset);
-    int rc = 0;
     if (h->max_timestamp > s->max_ts) {
         s->max_ts = h->max_timestamp;
         s->max_ts_offset = h->base_offset;
     }
-    if (s->n_oidx == 0 || s->since_index >= interval_bytes) {
-        rc = push_oidx(s, rel, (uint32_t)pos);
-        if (rc == 0 && s->max_ts != SEGLOG_TS_NONE)
-            rc = push_tidx(s, s->max_ts, (uint32_t)(s->max_ts_offset - s->base_offset));
+    /* Entries are hints: if one cannot be stored (out of memory), lookups
+     * just scan further, so the batch is still published. */
+    if ((s->n_oidx == 0 || s->since_index >= interval_bytes) &&
+        push_oidx(s, rel, (uint32_t)pos) == 0) {
+        if (s->max_ts != SEGLOG_TS_NONE)
+            (void)push_tidx(s, s->max_ts, (uint32_t)(s->max_ts_offset - s->base_offset));
         s->since_index = 0;
     }
     s->since_index += size;
     s->size = pos + size;
     s->next_offset = record_batch_last_offset(h) + 1;
-    return rc;
 }
 
 void seglog_segment_index_clear(seglog_segment_t *s)
