@@ -103,8 +103,8 @@ char *core_strdup(core_mem_tag_t tag, const char *s);
 char *core_strndup(core_mem_tag_t tag, const char *s, size_t n);
 
 typedef struct {
-    int64_t bytes;       /* live bytes requested by callers */
-    int64_t allocs;      /* live blocks */
+    int64_t bytes;        /* live bytes requested by callers */
+    int64_t allocs;       /* live blocks */
     int64_t total_allocs; /* blocks ever allocated */
 } core_mem_stats_t;
 
@@ -123,7 +123,7 @@ void core_mem_fail_at(long n, bool persist);
  * core_free(), and leaves the buffer empty.
  * ------------------------------------------------------------------------ */
 typedef struct {
-    uint8_t *data;       /* owned; NULL until the first append */
+    uint8_t *data; /* owned; NULL until the first append */
     size_t len;
     size_t cap;
     size_t max;
@@ -295,8 +295,8 @@ void core_log(core_log_level_t level, const char *subsystem, const char *fmt, ..
  * Small helpers shared by every module.
  * ------------------------------------------------------------------------ */
 #define CORE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define CORE_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define CORE_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define CORE_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define CORE_MAX(a, b)    ((a) > (b) ? (a) : (b))
 
 /* Parses a whole decimal integer in [min, max]; CORE_EINVAL on junk,
  * CORE_ERANGE outside the bounds. The replacement for atoi. */

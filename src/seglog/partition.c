@@ -187,8 +187,7 @@ static int write_batch(seglog_part_t *p, seglog_segment_t *s, const uint8_t *bat
         return 0;
     int err = errno;
     if (ftruncate(s->fd, s->size) != 0) {
-        seglog_part_fail(p, "cannot undo a failed write to %s.log: %s", s->path,
-                         strerror(errno));
+        seglog_part_fail(p, "cannot undo a failed write to %s.log: %s", s->path, strerror(errno));
         return seglog_part_failed_error(p);
     }
     return core_error(rc, "%s: %s writing %s.log at byte %" PRId64 "; nothing was appended",
@@ -204,8 +203,8 @@ int seglog_append(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_of
     record_batch_header_t h;
     int rc = record_batch_parse(batch, len, true, &h);
     if (rc != 0)
-        return core_error(rc == CORE_ENOMEM ? rc : CORE_ECORRUPT, "%s: rejected batch: %s",
-                          p->name, core_error_detail());
+        return core_error(rc == CORE_ENOMEM ? rc : CORE_ECORRUPT, "%s: rejected batch: %s", p->name,
+                          core_error_detail());
     if (record_batch_size(&h) != len)
         return core_error(CORE_ECORRUPT, "%s: %zu bytes given for a batch of %zu", p->name, len,
                           record_batch_size(&h));

@@ -57,8 +57,8 @@ static int locate(const seglog_segment_t *s, int64_t offset, uint8_t *win, int64
             at += record_batch_size(h);
         }
         if (at == 0) /* a header straddles nothing readable: corrupt */
-            return core_error(CORE_ECORRUPT, "%s.log: truncated batch at byte %" PRId64,
-                              s->path, pos);
+            return core_error(CORE_ECORRUPT, "%s.log: truncated batch at byte %" PRId64, s->path,
+                              pos);
         pos += (int64_t)at;
     }
     return core_error(CORE_ECORRUPT, "%s.log: offset %" PRId64 " not found below byte %" PRId64,
@@ -86,8 +86,9 @@ static int trim_to_batches(core_buf_t *out, size_t start, const char *path)
 static int read_locked(seglog_part_t *p, int64_t offset, size_t max_bytes, core_buf_t *out)
 {
     if (offset < p->log_start || offset > p->log_end)
-        return core_error(CORE_ERANGE, "%s: offset %" PRId64 " is outside [%" PRId64 ", %" PRId64
-                          "]", p->name, offset, p->log_start, p->log_end);
+        return core_error(CORE_ERANGE,
+                          "%s: offset %" PRId64 " is outside [%" PRId64 ", %" PRId64 "]", p->name,
+                          offset, p->log_start, p->log_end);
     if (offset == p->log_end)
         return 0;
     const seglog_segment_t *s = p->segs[find_segment(p, offset)];

@@ -74,13 +74,14 @@ int seglog_segment_scan(seglog_segment_t *s, int32_t interval_bytes, int64_t *va
         record_batch_header_t h;
         rc = scan_one(s, pos, file_size, &buf, &h);
         if (rc == 0 && h.base_offset != s->next_offset)
-            rc = core_error(CORE_ECORRUPT, "batch base offset %" PRId64 " where %" PRId64
-                            " was expected", h.base_offset, s->next_offset);
+            rc = core_error(CORE_ECORRUPT,
+                            "batch base offset %" PRId64 " where %" PRId64 " was expected",
+                            h.base_offset, s->next_offset);
         if (rc == CORE_ENOMEM)
             break;
         if (rc != 0) {
-            rc = core_error(CORE_ECORRUPT, "%s.log: invalid batch at byte %" PRId64 ": %s",
-                            s->path, pos, core_error_detail());
+            rc = core_error(CORE_ECORRUPT, "%s.log: invalid batch at byte %" PRId64 ": %s", s->path,
+                            pos, core_error_detail());
             break;
         }
         seglog_segment_index_batch(s, &h, pos, interval_bytes);
@@ -208,11 +209,12 @@ static int recover_segment(seglog_part_t *p, seglog_segment_t *s, bool last)
     if (rc == CORE_ENOMEM || rc == 0)
         return rc;
     if (!last)
-        return core_error(CORE_ECORRUPT, "%s: sealed segment is corrupt (%s); refusing to cut "
+        return core_error(CORE_ECORRUPT,
+                          "%s: sealed segment is corrupt (%s); refusing to cut "
                           "acknowledged data: restore the file or move it away to continue",
                           p->name, core_error_detail());
-    core_log(CORE_LOG_WARN, "seglog", "%s: cutting torn tail at byte %lld of %s.log: %s",
-             p->name, (long long)valid_end, s->path, core_error_detail());
+    core_log(CORE_LOG_WARN, "seglog", "%s: cutting torn tail at byte %lld of %s.log: %s", p->name,
+             (long long)valid_end, s->path, core_error_detail());
     if (ftruncate(s->fd, valid_end) != 0 || fdatasync(s->fd) != 0)
         return core_error(CORE_EIO, "%s.log: cannot cut torn tail: %s", s->path, strerror(errno));
     return 0;
@@ -255,7 +257,8 @@ static int check_chain(seglog_part_t *p)
     for (size_t i = 0; i + 1 < p->n_segs; i++) {
         seglog_segment_t *a = p->segs[i], *b = p->segs[i + 1];
         if (a->next_offset != b->base_offset)
-            return core_error(CORE_ECORRUPT, "%s: segment %s.log ends at offset %" PRId64
+            return core_error(CORE_ECORRUPT,
+                              "%s: segment %s.log ends at offset %" PRId64
                               " but the next starts at %" PRId64 ": records are missing",
                               p->name, a->path, a->next_offset, b->base_offset);
     }
@@ -291,8 +294,7 @@ int seglog_part_load(seglog_part_t *p, bool clean)
      * durable_end below tells the truth. */
     seglog_segment_t *active = seglog_part_active(p);
     if (!clean && fdatasync(active->fd) != 0)
-        return core_error(CORE_EIO, "%s.log: fdatasync failed: %s", active->path,
-                          strerror(errno));
+        return core_error(CORE_EIO, "%s.log: fdatasync failed: %s", active->path, strerror(errno));
     p->durable_end = p->log_end;
     if (!clean)
         rc = seglog_recovery_point_write(p->dir, active->base_offset);

@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RETENTION_CHECK_MS (5 * 60 * 1000)
+#define RETENTION_CHECK_MS   (5 * 60 * 1000)
 #define FLUSHER_MAX_SLEEP_MS 1000
 
 static int make_dir(const char *path)
@@ -138,8 +138,10 @@ static int scan_topics(seglog_t *log, bool clean)
             char cfg[SEGLOG_PATH_MAX];
             snprintf(cfg, sizeof cfg, "%s/%s.topic", log->topics_dir, topic);
             if (access(cfg, F_OK) != 0 && errno == ENOENT) {
-                core_log(CORE_LOG_WARN, "seglog", "removing %s: its topic does not exist "
-                         "(an interrupted create or delete)", path);
+                core_log(CORE_LOG_WARN, "seglog",
+                         "removing %s: its topic does not exist "
+                         "(an interrupted create or delete)",
+                         path);
                 seglog_remove_tree(path);
             }
         }
@@ -213,7 +215,8 @@ int seglog_open(const char *data_dir, seglog_t **out)
     log->next_retention_ms = core_mono_ms() + RETENTION_CHECK_MS;
     if (rc == 0) {
         rc = pthread_create(&log->flusher, NULL, flusher_main, log) == 0
-                 ? 0 : core_error(CORE_EIO, "cannot start the flusher thread");
+                 ? 0
+                 : core_error(CORE_EIO, "cannot start the flusher thread");
         log->flusher_started = rc == 0;
     }
     if (rc != 0) {
@@ -242,7 +245,8 @@ static void write_marker(seglog_t *log)
     if (fd >= 0)
         close(fd);
     if (!ok || core_fsync_dir(log->dir) != 0)
-        core_log(CORE_LOG_WARN, "seglog", "cannot write the clean-shutdown marker; the next "
+        core_log(CORE_LOG_WARN, "seglog",
+                 "cannot write the clean-shutdown marker; the next "
                  "open will run recovery");
     core_free(marker);
 }

@@ -38,15 +38,11 @@ typedef struct seglog_part seglog_part_t;
 #define SEGLOG_TOPIC_NAME_MAX 249
 #define SEGLOG_PARTITIONS_MAX 10000
 
-typedef enum {
-    SEGLOG_FLUSH_NEVER,
-    SEGLOG_FLUSH_INTERVAL,
-    SEGLOG_FLUSH_ALWAYS
-} seglog_flush_t;
+typedef enum { SEGLOG_FLUSH_NEVER, SEGLOG_FLUSH_INTERVAL, SEGLOG_FLUSH_ALWAYS } seglog_flush_t;
 
 /* Per-topic settings. Names follow Kafka's topic configs. */
 typedef struct {
-    int32_t partitions;           /* >= 1 */
+    int32_t partitions; /* >= 1 */
     seglog_flush_t flush;
     int64_t flush_interval_ms;    /* for SEGLOG_FLUSH_INTERVAL, >= 1 */
     int64_t segment_bytes;        /* roll when a segment reaches this size */

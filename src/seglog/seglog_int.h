@@ -33,12 +33,12 @@
 
 #include "record/record.h"
 
-#define SEGLOG_OIDX_ENTRY 8  /* rel offset u32, position u32 */
-#define SEGLOG_TIDX_ENTRY 12 /* timestamp i64, rel offset u32 */
-#define SEGLOG_NAME_DIGITS 20
-#define SEGLOG_PATH_MAX 4096
-#define SEGLOG_TS_NONE INT64_MIN
-#define SEGLOG_CLEAN_MARKER ".clean-shutdown"
+#define SEGLOG_OIDX_ENTRY     8  /* rel offset u32, position u32 */
+#define SEGLOG_TIDX_ENTRY     12 /* timestamp i64, rel offset u32 */
+#define SEGLOG_NAME_DIGITS    20
+#define SEGLOG_PATH_MAX       4096
+#define SEGLOG_TS_NONE        INT64_MIN
+#define SEGLOG_CLEAN_MARKER   ".clean-shutdown"
 #define SEGLOG_RECOVERY_POINT "recovery-point"
 
 typedef struct {
@@ -55,12 +55,12 @@ typedef struct {
  * written to .index/.timeindex when the segment is sealed or the log closes. */
 typedef struct {
     int64_t base_offset;
-    int64_t next_offset; /* offset after the last batch; == base when empty */
-    int64_t size;        /* bytes of whole batches */
-    int64_t max_ts;      /* largest batch MaxTimestamp, SEGLOG_TS_NONE if none */
+    int64_t next_offset;   /* offset after the last batch; == base when empty */
+    int64_t size;          /* bytes of whole batches */
+    int64_t max_ts;        /* largest batch MaxTimestamp, SEGLOG_TS_NONE if none */
     int64_t max_ts_offset; /* base offset of the batch that set max_ts */
-    int64_t created_ms;  /* wall clock when this process opened or created it */
-    int64_t since_index; /* bytes appended since the last index entry */
+    int64_t created_ms;    /* wall clock when this process opened or created it */
+    int64_t since_index;   /* bytes appended since the last index entry */
     int fd;
     seglog_oidx_t *oidx;
     size_t n_oidx, cap_oidx;

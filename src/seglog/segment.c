@@ -280,8 +280,8 @@ static int read_whole(const seglog_segment_t *s, const char *ext, uint8_t **out,
 static int load_oidx(seglog_segment_t *s, const uint8_t *p, size_t n)
 {
     if (n % SEGLOG_OIDX_ENTRY != 0)
-        return core_error(CORE_ECORRUPT, "%s.index: size %zu is not a multiple of %d", s->path,
-                          n, SEGLOG_OIDX_ENTRY);
+        return core_error(CORE_ECORRUPT, "%s.index: size %zu is not a multiple of %d", s->path, n,
+                          SEGLOG_OIDX_ENTRY);
     for (size_t i = 0; i < n / SEGLOG_OIDX_ENTRY; i++) {
         uint32_t rel = core_load_be32(p + i * 8), pos = core_load_be32(p + i * 8 + 4);
         bool ordered = s->n_oidx == 0 ? rel == 0 && pos == 0
@@ -301,13 +301,13 @@ static int load_oidx(seglog_segment_t *s, const uint8_t *p, size_t n)
 static int load_tidx(seglog_segment_t *s, const uint8_t *p, size_t n)
 {
     if (n % SEGLOG_TIDX_ENTRY != 0)
-        return core_error(CORE_ECORRUPT, "%s.timeindex: size %zu is not a multiple of %d",
-                          s->path, n, SEGLOG_TIDX_ENTRY);
+        return core_error(CORE_ECORRUPT, "%s.timeindex: size %zu is not a multiple of %d", s->path,
+                          n, SEGLOG_TIDX_ENTRY);
     for (size_t i = 0; i < n / SEGLOG_TIDX_ENTRY; i++) {
         int64_t ts = (int64_t)core_load_be64(p + i * 12);
         uint32_t rel = core_load_be32(p + i * 12 + 8);
-        bool ordered = s->n_tidx == 0 || (ts > s->tidx[s->n_tidx - 1].ts &&
-                                          rel >= s->tidx[s->n_tidx - 1].rel_offset);
+        bool ordered = s->n_tidx == 0 ||
+                       (ts > s->tidx[s->n_tidx - 1].ts && rel >= s->tidx[s->n_tidx - 1].rel_offset);
         if (!ordered || ts == SEGLOG_TS_NONE)
             return core_error(CORE_ECORRUPT, "%s.timeindex: entry %zu out of order", s->path, i);
         if (grow((void **)&s->tidx, &s->cap_tidx, s->n_tidx + 1, sizeof *s->tidx) != 0)

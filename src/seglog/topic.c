@@ -63,8 +63,10 @@ int seglog_flush_parse(const char *s, seglog_flush_t *mode, int64_t *interval_ms
         *mode = SEGLOG_FLUSH_INTERVAL;
         return 0;
     }
-    return core_error(CORE_EINVAL, "flush policy '%s' is not always, never or interval:<ms> "
-                      "(1 to 86400000)", s);
+    return core_error(CORE_EINVAL,
+                      "flush policy '%s' is not always, never or interval:<ms> "
+                      "(1 to 86400000)",
+                      s);
 }
 
 void seglog_flush_format(seglog_flush_t mode, int64_t interval_ms, char *out, size_t out_len)
@@ -92,7 +94,8 @@ int seglog_topic_name_check(const char *name)
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '.' || c == '_' || c == '-';
         if (!ok)
-            return core_error(CORE_EINVAL, "topic name '%s' has the character 0x%02x at %zu; "
+            return core_error(CORE_EINVAL,
+                              "topic name '%s' has the character 0x%02x at %zu; "
                               "only ASCII letters, digits, '.', '_' and '-' are allowed",
                               name, (unsigned char)c, i);
     }
@@ -113,8 +116,8 @@ int seglog_topic_config_check(const seglog_topic_config_t *c)
     if (c->retention_bytes < -1 || c->retention_ms < -1)
         return core_error(CORE_EINVAL, "retention.bytes and retention.ms must be -1 or more");
     if (c->max_message_bytes < RECORD_BATCH_HEADER_SIZE || c->max_message_bytes > (1 << 30))
-        return core_error(CORE_EINVAL, "max.message.bytes must be %d..%d",
-                          RECORD_BATCH_HEADER_SIZE, 1 << 30);
+        return core_error(CORE_EINVAL, "max.message.bytes must be %d..%d", RECORD_BATCH_HEADER_SIZE,
+                          1 << 30);
     if (c->index_interval_bytes < 1)
         return core_error(CORE_EINVAL, "index.interval.bytes must be at least 1");
     return 0;
@@ -129,14 +132,14 @@ int seglog_topic_config_write(const char *topics_dir, const char *name,
     snprintf(tmp, sizeof tmp, "%s/%s.topic.tmp", topics_dir, name);
     core_buf_t b;
     core_buf_init(&b, CORE_MEM_SEGLOG, CONFIG_FILE_MAX);
-    int rc = core_buf_printf(&b,
-                             "# strata topic config\npartitions=%" PRId32 "\nflush=%s\n"
-                             "segment.bytes=%" PRId64 "\nsegment.ms=%" PRId64 "\n"
-                             "retention.bytes=%" PRId64 "\nretention.ms=%" PRId64 "\n"
-                             "max.message.bytes=%" PRId32 "\nindex.interval.bytes=%" PRId32 "\n",
-                             c->partitions, flush, c->segment_bytes, c->segment_ms,
-                             c->retention_bytes, c->retention_ms, c->max_message_bytes,
-                             c->index_interval_bytes);
+    int rc =
+        core_buf_printf(&b,
+                        "# strata topic config\npartitions=%" PRId32 "\nflush=%s\n"
+                        "segment.bytes=%" PRId64 "\nsegment.ms=%" PRId64 "\n"
+                        "retention.bytes=%" PRId64 "\nretention.ms=%" PRId64 "\n"
+                        "max.message.bytes=%" PRId32 "\nindex.interval.bytes=%" PRId32 "\n",
+                        c->partitions, flush, c->segment_bytes, c->segment_ms, c->retention_bytes,
+                        c->retention_ms, c->max_message_bytes, c->index_interval_bytes);
     int fd = rc == 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
     if (rc == 0 && fd < 0)
         rc = core_error(CORE_EIO, "%s: open failed: %s", tmp, strerror(errno));
@@ -273,8 +276,7 @@ int seglog_remove_tree(const char *dir)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         if (unlinkat(dirfd(d), e->d_name, 0) != 0)
-            rc = core_error(CORE_EIO, "%s/%s: unlink failed: %s", dir, e->d_name,
-                            strerror(errno));
+            rc = core_error(CORE_EIO, "%s/%s: unlink failed: %s", dir, e->d_name, strerror(errno));
     }
     closedir(d);
     if (rmdir(dir) != 0 && rc == 0)

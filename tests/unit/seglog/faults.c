@@ -30,8 +30,7 @@ static void run_round(const char *dir, round_t *r)
     for (int i = 0; p != NULL && i < 12; i++) {
         record_builder_reset(&b);
         char value[64];
-        int n = snprintf(value, sizeof value, "v%lld-padding-padding-padding",
-                         (long long)r->acked);
+        int n = snprintf(value, sizeof value, "v%lld-padding-padding-padding", (long long)r->acked);
         uint8_t *batch;
         size_t len;
         int64_t base;

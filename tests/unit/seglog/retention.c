@@ -34,8 +34,8 @@ static void test_retention_by_size(void **state)
     assert_true(deleted > 0);
     seglog_part_info(p, &after);
     assert_int_equal(after.segments, before.segments - deleted);
-    assert_true(after.size_bytes >= 5000);           /* keeps at least retention.bytes */
-    assert_true(after.size_bytes - 2048 < 5000);     /* and not a whole segment more */
+    assert_true(after.size_bytes >= 5000);       /* keeps at least retention.bytes */
+    assert_true(after.size_bytes - 2048 < 5000); /* and not a whole segment more */
     assert_true(after.log_start > 0);
     assert_int_equal(after.log_end, 300);
     core_buf_t buf;

@@ -252,8 +252,8 @@ static void test_offset_for_time(void **state)
         next += 5;
     }
     for (int round = 0; round < 2; round++) {
-        int64_t probes[] = {-5, 0, 3, 4, 5, 501, 999, 1000, 1002, 39004, 39005, 40000, 41003,
-                            79004, 79005, 1000000};
+        int64_t probes[] = {-5,   0,     3,     4,     5,     501,   999,   1000,
+                            1002, 39004, 39005, 40000, 41003, 79004, 79005, 1000000};
         for (size_t i = 0; i < CORE_ARRAY_LEN(probes); i++) {
             int64_t want = next;
             for (int64_t o = 0; o < next; o++)
