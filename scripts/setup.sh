@@ -10,7 +10,7 @@ packages=(
   # libraries (DESIGN.md §4)
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   # tests
-  libcmocka-dev clang-format util-linux git
+  libcmocka-dev clang-format util-linux git python3
 )
 
 if [ "$(id -u)" -ne 0 ]; then

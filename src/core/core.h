@@ -213,6 +213,10 @@ void core_format_iso8601_ms(int64_t wall_ms, char *out, size_t out_len);
 typedef struct core_map core_map_t;
 
 uint64_t core_hash64(const void *p, size_t n, uint64_t seed);
+/* Kafka's murmur2 (the Java client's Utils.murmur2, which its default
+ * partitioner uses): MurmurHash2, 32-bit, seed 0x9747b28c, words read
+ * little-endian. Partition = (murmur2(key) & 0x7fffffff) % partitions. */
+uint32_t core_murmur2(const void *p, size_t n);
 
 core_map_t *core_map_create(core_mem_tag_t tag, size_t initial_capacity);
 void core_map_destroy(core_map_t *m); /* values are not freed */

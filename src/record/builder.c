@@ -4,6 +4,10 @@
  *
  * Layout of b->buf while building: 61 placeholder header bytes, then the
  * encoded records back to back. The header is written only by finish().
+ * With a codec set, finish() leaves b->buf as it is and assembles the
+ * compressed batch in b->zbuf: a header, then the codec's output for
+ * b->buf[61, len). b->buf keeps the records uncompressed, so finish() can
+ * run again (say, after more adds) and add() never depends on the codec.
  *
  * Invariants:
  *   1. buf.len == 0 exactly when count == 0; otherwise buf.len is 61 plus
@@ -14,7 +18,11 @@
  *      where base_timestamp is the first record's timestamp (deltas wrap
  *      like the decoder's sums, so any int64 timestamp round-trips).
  *   4. reset() returns the builder to its just-initialised state, producer
- *      fields included, so no batch inherits a stale sequence number.
+ *      fields included, so no batch inherits a stale sequence number. The
+ *      codec is configuration, like max_bytes, and survives reset().
+ *   5. max_bytes caps the uncompressed batch; a finished batch is never
+ *      larger than that, because finish() falls back to the uncompressed
+ *      batch when compression does not shrink it.
  *
  * Speed: each record is sized once and then encoded straight into the
  * buffer, with no allocation once the buffer has grown to a batch's size.
@@ -39,17 +47,22 @@ void record_builder_init(record_builder_t *b, core_mem_tag_t tag, size_t max_byt
     b->producer_epoch = -1;
     b->base_sequence = -1;
     b->attributes = 0;
+    b->codec = RECORD_CODEC_NONE;
+    /* Holds at most a compressed copy of buf, which is itself capped. */
+    core_buf_init(&b->zbuf, tag, SIZE_MAX);
 }
 
 void record_builder_fini(record_builder_t *b)
 {
     core_buf_fini(&b->buf);
+    core_buf_fini(&b->zbuf);
     b->count = 0;
 }
 
 void record_builder_reset(record_builder_t *b)
 {
     core_buf_reset(&b->buf);
+    core_buf_reset(&b->zbuf);
     b->count = 0;
     b->base_timestamp = 0;
     b->max_timestamp = 0;
@@ -65,6 +78,11 @@ void record_builder_set_producer(record_builder_t *b, int64_t producer_id, int16
     b->producer_id = producer_id;
     b->producer_epoch = epoch;
     b->base_sequence = base_sequence;
+}
+
+void record_builder_set_codec(record_builder_t *b, record_codec_t codec)
+{
+    b->codec = codec;
 }
 
 /* Bytes of a length-prefixed field: the varint, plus the bytes unless null. */
@@ -169,17 +187,14 @@ int record_builder_add(record_builder_t *b, int64_t timestamp, const void *key, 
     return 0;
 }
 
-int record_builder_finish(record_builder_t *b, uint8_t **batch, size_t *len)
+/* Fills the 61-byte header at p for a batch of `total` bytes. */
+static void write_header(const record_builder_t *b, uint8_t *p, size_t total, int16_t attributes)
 {
-    if (b->count == 0)
-        return core_error(CORE_EINVAL, "record builder: cannot finish an empty batch");
-    uint8_t *p = b->buf.data;
-    size_t total = b->buf.len;
     core_store_be64(p + RECORD_OFF_BASE_OFFSET, 0);
     core_store_be32(p + RECORD_OFF_LENGTH, (uint32_t)(total - RECORD_BATCH_LOG_OVERHEAD));
     core_store_be32(p + RECORD_OFF_LEADER_EPOCH, UINT32_MAX); /* -1 */
     p[RECORD_OFF_MAGIC] = RECORD_MAGIC_V2;
-    core_store_be16(p + RECORD_OFF_ATTRIBUTES, (uint16_t)b->attributes);
+    core_store_be16(p + RECORD_OFF_ATTRIBUTES, (uint16_t)attributes);
     core_store_be32(p + RECORD_OFF_LAST_OFFSET_DELTA, (uint32_t)(b->count - 1));
     core_store_be64(p + RECORD_OFF_BASE_TIMESTAMP, (uint64_t)b->base_timestamp);
     core_store_be64(p + RECORD_OFF_MAX_TIMESTAMP, (uint64_t)b->max_timestamp);
@@ -189,7 +204,44 @@ int record_builder_finish(record_builder_t *b, uint8_t **batch, size_t *len)
     core_store_be32(p + RECORD_OFF_RECORDS_COUNT, (uint32_t)b->count);
     uint32_t crc = core_crc32c(0, p + RECORD_OFF_ATTRIBUTES, total - RECORD_OFF_ATTRIBUTES);
     core_store_be32(p + RECORD_OFF_CRC, crc);
-    *batch = p;
-    *len = total;
+}
+
+/* Compresses the records into zbuf after a header placeholder. Returns 1
+ * when the compressed batch is smaller than the uncompressed one, 0 when it
+ * is not (the caller sends it uncompressed), or an error. */
+static int compress_records(record_builder_t *b)
+{
+    core_buf_reset(&b->zbuf);
+    int rc = core_buf_reserve(&b->zbuf, RECORD_BATCH_HEADER_SIZE);
+    if (rc < 0)
+        return core_error(rc, "record builder: cannot allocate the compressed batch");
+    memset(b->zbuf.data, 0, RECORD_BATCH_HEADER_SIZE);
+    b->zbuf.len = RECORD_BATCH_HEADER_SIZE;
+    rc = record_codec_compress(b->codec, b->buf.data + RECORD_BATCH_HEADER_SIZE,
+                               b->buf.len - RECORD_BATCH_HEADER_SIZE, &b->zbuf);
+    if (rc < 0)
+        return rc;
+    return b->zbuf.len < b->buf.len ? 1 : 0;
+}
+
+int record_builder_finish(record_builder_t *b, uint8_t **batch, size_t *len)
+{
+    if (b->count == 0)
+        return core_error(CORE_EINVAL, "record builder: cannot finish an empty batch");
+    int16_t attributes = (int16_t)(b->attributes & ~RECORD_ATTR_CODEC_MASK);
+    if (b->codec != RECORD_CODEC_NONE) {
+        int rc = compress_records(b);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            write_header(b, b->zbuf.data, b->zbuf.len, (int16_t)(attributes | (int16_t)b->codec));
+            *batch = b->zbuf.data;
+            *len = b->zbuf.len;
+            return 0;
+        }
+    }
+    write_header(b, b->buf.data, b->buf.len, attributes);
+    *batch = b->buf.data;
+    *len = b->buf.len;
     return 0;
 }

@@ -90,8 +90,8 @@ void seglog_part_fail(seglog_part_t *p, const char *fmt, ...)
     va_end(ap);
     pthread_mutex_lock(&p->sync_mu);
     if (!p->failed) {
-        p->failed = true;
         p->error = core_strdup(CORE_MEM_SEGLOG, msg);
+        atomic_store_explicit(&p->failed, true, memory_order_release);
         core_log(CORE_LOG_ERROR, "seglog", "%s: partition failed: %s", p->name, msg);
     }
     pthread_cond_broadcast(&p->sync_cv);
@@ -100,10 +100,7 @@ void seglog_part_fail(seglog_part_t *p, const char *fmt, ...)
 
 bool seglog_part_is_failed(seglog_part_t *p)
 {
-    pthread_mutex_lock(&p->sync_mu);
-    bool failed = p->failed;
-    pthread_mutex_unlock(&p->sync_mu);
-    return failed;
+    return atomic_load_explicit(&p->failed, memory_order_acquire);
 }
 
 int seglog_part_failed_error(seglog_part_t *p)

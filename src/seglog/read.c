@@ -17,7 +17,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define READ_WINDOW (64u << 10)
+#define READ_WINDOW (8u << 10) /* covers index.interval.bytes' default twice */
 
 /* Index of the segment holding offset (log_start <= offset < log_end). */
 static size_t find_segment(const seglog_part_t *p, int64_t offset)
@@ -92,13 +92,10 @@ static int read_locked(seglog_part_t *p, int64_t offset, size_t max_bytes, core_
     if (offset == p->log_end)
         return 0;
     const seglog_segment_t *s = p->segs[find_segment(p, offset)];
-    uint8_t *win = core_alloc(CORE_MEM_SEGLOG, READ_WINDOW);
-    if (win == NULL)
-        return CORE_ENOMEM;
+    uint8_t win[READ_WINDOW];
     int64_t pos = 0;
     record_batch_header_t h;
     int rc = locate(s, offset, win, &pos, &h);
-    core_free(win);
     if (rc != 0)
         return rc;
     size_t want = CORE_MAX(record_batch_size(&h), max_bytes);

@@ -194,7 +194,8 @@ static int list_segments(seglog_part_t *p, int64_t **bases, size_t *count)
         core_free(v);
         return rc;
     }
-    qsort(v, n, sizeof *v, cmp_i64);
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_i64);
     *bases = v;
     *count = n;
     return 0;

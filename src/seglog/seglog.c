@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -166,9 +167,32 @@ static void log_free(seglog_t *log)
     destroy_topics(log);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->flusher_cv);
+    if (log->lock_fd >= 0)
+        close(log->lock_fd); /* releases the flock */
     core_free(log->topics_dir);
     core_free(log->dir);
     core_free(log);
+}
+
+/* Takes an exclusive lock on DATA/.lock, so that a second process cannot
+ * open the same folder: it would run recovery on partitions still being
+ * written and write the clean-shutdown marker under the first one. */
+static int lock_dir(seglog_t *log)
+{
+    char *path = seglog_path_join(log->dir, SEGLOG_LOCK_FILE);
+    if (path == NULL)
+        return CORE_ENOMEM;
+    int rc = 0;
+    log->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (log->lock_fd < 0)
+        rc = core_error(CORE_EIO, "%s: cannot open: %s", path, strerror(errno));
+    else if (flock(log->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        rc = core_error(errno == EWOULDBLOCK ? CORE_EEXIST : CORE_EIO,
+                        "data folder %s is in use by another strata process (%s is locked); "
+                        "stop it or pass another --data folder",
+                        log->dir, path);
+    core_free(path);
+    return rc;
 }
 
 /* Consumes the clean-shutdown marker; returns whether it was there. */
@@ -192,6 +216,7 @@ int seglog_open(const char *data_dir, seglog_t **out)
     seglog_t *log = core_calloc(CORE_MEM_SEGLOG, 1, sizeof *log);
     if (log == NULL)
         return CORE_ENOMEM;
+    log->lock_fd = -1;
     pthread_mutex_init(&log->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -205,6 +230,8 @@ int seglog_open(const char *data_dir, seglog_t **out)
     bool clean = false;
     if (rc == 0)
         rc = make_dir(data_dir);
+    if (rc == 0)
+        rc = lock_dir(log);
     if (rc == 0)
         rc = make_dir(log->topics_dir);
     if (rc == 0)
@@ -365,7 +392,8 @@ int seglog_topic_names(seglog_t *log, char ***names, size_t *count)
     pthread_mutex_unlock(&log->mu);
     if (v == NULL)
         return CORE_ENOMEM;
-    qsort(v, n, sizeof *v, cmp_str);
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_str);
     *names = v;
     *count = n;
     return 0;

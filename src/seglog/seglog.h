@@ -9,6 +9,7 @@
  *       00000000000000000000.index       sparse offset index (rel offset u32, pos u32)
  *       00000000000000000000.timeindex   sparse time index (max ts i64, rel offset u32)
  *       recovery-point                   offset below which every byte was fsynced
+ *   DATA/.lock                           flock'ed by the process that has it open
  *   DATA/.clean-shutdown                 present only after a clean close
  *
  * Lifecycle: seglog_open() -> topics and partitions -> seglog_close().
@@ -68,8 +69,10 @@ int seglog_topic_name_check(const char *name);
 
 /* Opens (creating if needed) the log in data_dir and recovers every
  * partition. A partition that cannot be recovered without losing sealed
- * data is marked failed; the others open normally. Errors: CORE_EIO and
- * friends when the directory itself cannot be used. */
+ * data is marked failed; the others open normally. One process at a time:
+ * the folder is locked (flock on DATA/.lock) until seglog_close().
+ * Errors: CORE_EEXIST when another process has the folder open; CORE_EIO
+ * and friends when the directory itself cannot be used. */
 int seglog_open(const char *data_dir, seglog_t **out);
 /* Stops the flusher, fsyncs every partition, writes indexes and recovery
  * points, then the clean-shutdown marker. NULL is ignored. */

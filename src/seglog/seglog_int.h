@@ -30,6 +30,7 @@
 #include "seglog/seglog.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "record/record.h"
 
@@ -40,6 +41,7 @@
 #define SEGLOG_TS_NONE        INT64_MIN
 #define SEGLOG_CLEAN_MARKER   ".clean-shutdown"
 #define SEGLOG_RECOVERY_POINT "recovery-point"
+#define SEGLOG_LOCK_FILE      ".lock"
 
 typedef struct {
     uint32_t rel_offset;
@@ -87,8 +89,8 @@ struct seglog_part {
     int64_t durable_end;
     bool syncing;
     int64_t last_flush_ms;
-    bool failed;
-    char *error; /* owned; set once when the partition fails */
+    atomic_bool failed; /* written under sync_mu; read without it on hot paths */
+    char *error;        /* owned; set once, under sync_mu, before failed */
 };
 
 struct seglog_topic {
@@ -100,6 +102,7 @@ struct seglog_topic {
 
 struct seglog {
     char *dir;
+    int lock_fd; /* holds an exclusive flock on DATA/.lock while open */
     char *topics_dir;
     pthread_mutex_t mu;
     core_map_t *topics; /* name -> seglog_topic_t*, guarded by mu */

@@ -129,7 +129,9 @@ int seglog_topic_config_write(const char *topics_dir, const char *name,
     char flush[48], path[SEGLOG_PATH_MAX], tmp[SEGLOG_PATH_MAX];
     seglog_flush_format(c->flush, c->flush_interval_ms, flush, sizeof flush);
     snprintf(path, sizeof path, "%s/%s.topic", topics_dir, name);
-    snprintf(tmp, sizeof tmp, "%s/%s.topic.tmp", topics_dir, name);
+    /* One fixed temporary name (creates are serialised by seglog.mu): a
+     * 249-character topic name plus ".topic.tmp" would exceed NAME_MAX. */
+    snprintf(tmp, sizeof tmp, "%s/.topic-config.tmp", topics_dir);
     core_buf_t b;
     core_buf_init(&b, CORE_MEM_SEGLOG, CONFIG_FILE_MAX);
     int rc =

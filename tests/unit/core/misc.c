@@ -348,6 +348,25 @@ static void test_fsync_dir(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* The values of Kafka's own UtilsTest.testMurmur2. */
+static void test_murmur2_kafka_vectors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        int32_t hash;
+    } cases[] = {
+        {"21", -973932308},
+        {"foobar", -790332482},
+        {"a-little-bit-long-string", -985981536},
+        {"a-little-bit-longer-string", -1486304829},
+        {"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
+        {"abc", 479470107},
+    };
+    for (size_t i = 0; i < CORE_ARRAY_LEN(cases); i++)
+        assert_int_equal((int32_t)core_murmur2(cases[i].key, strlen(cases[i].key)), cases[i].hash);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_pwrite_pread),
         cmocka_unit_test(test_pwrite_enospc),
         cmocka_unit_test(test_fsync_dir),
+        cmocka_unit_test(test_murmur2_kafka_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,9 +74,29 @@ static void test_topic_names_rejected(void **state)
     }
     long_name[249] = '\0';
     assert_int_equal(seglog_topic_name_check(long_name), 0);
+    c.partitions = 2;
+    if (seglog_topic_create(log, long_name, &c) != 0) /* the longest name Kafka allows */
+        fail_msg("249-character name: %s", core_error_detail());
+    assert_non_null(seglog_partition(seglog_topic_get(log, long_name), 1));
     c.partitions = 0;
     assert_int_equal(seglog_topic_create(log, "zero", &c), CORE_EINVAL);
     seglog_close(log);
+    tu_rmdir(dir);
+}
+
+/* A second open of the same folder is refused while the first holds it. */
+static void test_folder_lock(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    seglog_t *a, *b;
+    assert_int_equal(seglog_open(dir, &a), 0);
+    assert_int_equal(seglog_open(dir, &b), CORE_EEXIST);
+    assert_non_null(strstr(core_error_detail(), "in use"));
+    seglog_close(a);
+    assert_int_equal(seglog_open(dir, &b), 0);
+    assert_false(seglog_recovered(b)); /* the refused open did not touch the marker */
+    seglog_close(b);
     tu_rmdir(dir);
 }
 
@@ -391,6 +411,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topic_lifecycle),
         cmocka_unit_test(test_topic_names_rejected),
+        cmocka_unit_test(test_folder_lock),
         cmocka_unit_test(test_flush_parse),
         cmocka_unit_test(test_append_read_dense),
         cmocka_unit_test(test_index_segment_boundaries),
