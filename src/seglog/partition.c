@@ -193,6 +193,24 @@ static int write_batch(seglog_part_t *p, seglog_segment_t *s, const uint8_t *bat
 
 int seglog_append(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_offset)
 {
+    int64_t end;
+    int rc = seglog_append_nowait(p, batch, len, base_offset, &end);
+    if (rc == 0 && p->topic->cfg.flush == SEGLOG_FLUSH_ALWAYS)
+        rc = seglog_sync(p, end);
+    return rc;
+}
+
+static void call_hook(seglog_part_t *p)
+{
+    seglog_t *log = p->topic->log;
+    void (*fn)(void *, seglog_part_t *) = atomic_load(&log->append_hook);
+    if (fn != NULL)
+        fn(atomic_load(&log->append_hook_arg), p);
+}
+
+int seglog_append_nowait(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_offset,
+                         int64_t *end_offset)
+{
     const seglog_topic_config_t *c = &p->topic->cfg;
     if (len > (size_t)c->max_message_bytes)
         return core_error(CORE_ETOOBIG, "%s: batch of %zu bytes exceeds max.message.bytes %" PRId32,
@@ -230,7 +248,19 @@ int seglog_append(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_of
     if (rc != 0)
         return rc;
     *base_offset = h.base_offset;
-    return c->flush == SEGLOG_FLUSH_ALWAYS ? seglog_sync(p, end) : 0;
+    *end_offset = end;
+    call_hook(p);
+    return 0;
+}
+
+seglog_topic_t *seglog_part_topic(seglog_part_t *p)
+{
+    return p->topic;
+}
+
+int32_t seglog_part_id(const seglog_part_t *p)
+{
+    return p->id;
 }
 
 /* One fdatasync on behalf of every waiter. Called with sync_mu held; drops

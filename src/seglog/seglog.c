@@ -298,6 +298,12 @@ void seglog_close(seglog_t *log)
     log_free(log);
 }
 
+void seglog_set_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg)
+{
+    atomic_store(&log->append_hook_arg, arg);
+    atomic_store(&log->append_hook, fn);
+}
+
 bool seglog_recovered(const seglog_t *log)
 {
     return log->recovered;

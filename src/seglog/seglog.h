@@ -111,6 +111,24 @@ seglog_part_t *seglog_partition(seglog_topic_t *t, int32_t p);
  * seglog_part_error()). */
 int seglog_append(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_offset);
 
+/* Like seglog_append(), but never waits for an fsync, whatever the flush
+ * policy: for callers that must not block (the broker's event loop), which
+ * then wait with seglog_sync() elsewhere when the policy is `always` or the
+ * producer asked for acks=all. *end_offset receives the offset after the
+ * batch. */
+int seglog_append_nowait(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_offset,
+                         int64_t *end_offset);
+
+/* The topic a partition belongs to. Borrowed. */
+seglog_topic_t *seglog_part_topic(seglog_part_t *p);
+int32_t seglog_part_id(const seglog_part_t *p);
+
+/* Registers fn to be called after every append to any partition, from the
+ * appending thread, once the batch is readable (e.g. to wake parked fetch
+ * requests). fn must be quick and thread-safe. One hook per log; NULL
+ * removes it. */
+void seglog_set_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg);
+
 /* Blocks until everything below `end_offset` is on disk (group commit: one
  * fdatasync serves every waiter). Returns CORE_EFAILED if the partition has
  * failed, e.g. because an fsync reported an error. */

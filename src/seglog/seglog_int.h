@@ -108,6 +108,10 @@ struct seglog {
     core_map_t *topics; /* name -> seglog_topic_t*, guarded by mu */
     bool recovered;
 
+    /* Append hook; written before appends start, read by appenders. */
+    _Atomic(void (*)(void *, seglog_part_t *)) append_hook;
+    void *_Atomic append_hook_arg;
+
     pthread_t flusher;
     bool flusher_started;
     pthread_cond_t flusher_cv; /* with mu */

@@ -406,6 +406,59 @@ static void test_interval_flush(void **state)
     tu_rmdir(dir);
 }
 
+static void count_hook(void *arg, seglog_part_t *p)
+{
+    int *calls = arg;
+    assert_string_equal(seglog_part_name(p), "hook-0");
+    (*calls)++;
+}
+
+/* append_nowait never waits for an fsync, even under flush=always; the hook
+ * sees every append once it is readable. */
+static void test_append_nowait_and_hook(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    seglog_t *log;
+    assert_int_equal(seglog_open(dir, &log), 0);
+    int calls = 0;
+    seglog_set_append_hook(log, count_hook, &calls);
+    seglog_topic_config_t c;
+    seglog_topic_config_default(&c);
+    c.flush = SEGLOG_FLUSH_ALWAYS;
+    assert_int_equal(seglog_topic_create(log, "hook", &c), 0);
+    seglog_part_t *p = seglog_partition(seglog_topic_get(log, "hook"), 0);
+    assert_int_equal(seglog_part_id(p), 0);
+    assert_ptr_equal(seglog_part_topic(p), seglog_topic_get(log, "hook"));
+    record_builder_t b;
+    record_builder_init(&b, CORE_MEM_TEST, 1 << 20);
+    tu_batch(&b, 0, 5, 0, 10);
+    uint8_t *batch;
+    size_t len;
+    assert_int_equal(record_builder_finish(&b, &batch, &len), 0);
+    int64_t base = -1, end = -1;
+    assert_int_equal(seglog_append_nowait(p, batch, len, &base, &end), 0);
+    assert_int_equal(base, 0);
+    assert_int_equal(end, 5);
+    seglog_part_info_t info;
+    seglog_part_info(p, &info);
+    assert_int_equal(info.durable_end, 0); /* nothing waited for the disk */
+    assert_int_equal(calls, 1);
+    assert_int_equal(seglog_sync(p, end), 0);
+    seglog_part_info(p, &info);
+    assert_int_equal(info.durable_end, 5);
+    tu_append(p, 5, 2, 0, 10); /* plain append under always: durable on return */
+    seglog_part_info(p, &info);
+    assert_int_equal(info.durable_end, 7);
+    assert_int_equal(calls, 2);
+    seglog_set_append_hook(log, NULL, NULL);
+    tu_append(p, 7, 1, 0, 10);
+    assert_int_equal(calls, 2);
+    record_builder_fini(&b);
+    seglog_close(log);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_roll_by_age),
         cmocka_unit_test(test_flush_always_concurrent),
         cmocka_unit_test(test_interval_flush),
+        cmocka_unit_test(test_append_nowait_and_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
