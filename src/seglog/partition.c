@@ -144,7 +144,8 @@ static int roll(seglog_part_t *p)
     if (rc == 0)
         rc = seglog_segment_create(p->dir, old->next_offset, &s);
     if (rc != 0)
-        return rc;
+        return core_error(rc, "%s: %s rolling to a new segment (%s); nothing was appended", p->name,
+                          rc == CORE_ENOSPC ? "disk full" : "I/O error", core_error_detail());
     pthread_rwlock_wrlock(&p->seg_lock);
     rc = seglog_part_push_segment(p, s);
     pthread_rwlock_unlock(&p->seg_lock);
@@ -171,7 +172,7 @@ static bool needs_roll(seglog_part_t *p, size_t len, int32_t last_delta)
         return false;
     if (s->size + (int64_t)len > c->segment_bytes)
         return true;
-    if (s->next_offset + last_delta - s->base_offset >= (int64_t)UINT32_MAX)
+    if ((s->next_offset - s->base_offset) + last_delta >= (int64_t)UINT32_MAX)
         return true;
     return core_wall_ms() - s->created_ms >= c->segment_ms;
 }
@@ -227,6 +228,10 @@ int seglog_append_nowait(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *
     if (seglog_part_is_failed(p)) {
         pthread_mutex_unlock(&p->append_mu);
         return seglog_part_failed_error(p);
+    }
+    if (!seglog_offsets_fit(p->log_end, h.last_offset_delta)) {
+        pthread_mutex_unlock(&p->append_mu);
+        return core_error(CORE_ERANGE, "%s: offsets would pass 2^63-1", p->name);
     }
     if (needs_roll(p, len, h.last_offset_delta) && (rc = roll(p)) != 0) {
         pthread_mutex_unlock(&p->append_mu);

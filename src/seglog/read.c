@@ -98,6 +98,9 @@ static int read_locked(seglog_part_t *p, int64_t offset, size_t max_bytes, core_
     int rc = locate(s, offset, win, &pos, &h);
     if (rc != 0)
         return rc;
+    if (pos + (int64_t)record_batch_size(&h) > s->size)
+        return core_error(CORE_ECORRUPT, "%s.log: batch at byte %" PRId64 " runs past the end",
+                          s->path, pos);
     size_t want = CORE_MAX(record_batch_size(&h), max_bytes);
     want = (size_t)CORE_MIN((int64_t)want, s->size - pos);
     size_t start = out->len;

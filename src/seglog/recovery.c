@@ -73,6 +73,9 @@ int seglog_segment_scan(seglog_segment_t *s, int32_t interval_bytes, int64_t *va
     while (pos < file_size) {
         record_batch_header_t h;
         rc = scan_one(s, pos, file_size, &buf, &h);
+        if (rc == 0 && !seglog_offsets_fit(h.base_offset, h.last_offset_delta))
+            rc = core_error(CORE_ECORRUPT, "batch offsets %" PRId64 "+%" PRId32 " overflow",
+                            h.base_offset, h.last_offset_delta);
         if (rc == 0 && h.base_offset != s->next_offset)
             rc = core_error(CORE_ECORRUPT,
                             "batch base offset %" PRId64 " where %" PRId64 " was expected",
@@ -203,12 +206,21 @@ static int list_segments(seglog_part_t *p, int64_t **bases, size_t *count)
 
 /* Recovers one segment after a crash. A bad batch in the last segment is cut;
  * anywhere else it fails the partition. */
-static int recover_segment(seglog_part_t *p, seglog_segment_t *s, bool last)
+static int recover_segment(seglog_part_t *p, seglog_segment_t *s, bool last, bool clean)
 {
     int64_t valid_end;
     int rc = seglog_segment_scan(s, p->topic->cfg.index_interval_bytes, &valid_end);
     if (rc == CORE_ENOMEM || rc == 0)
         return rc;
+    /* After a clean shutdown every byte was synced: a bad batch anywhere is
+     * damage, not a torn write, and cutting it would lose acknowledged
+     * records. */
+    if (clean)
+        return core_error(CORE_ECORRUPT,
+                          "%s: corrupt data after a clean shutdown (%s); "
+                          "refusing to cut acknowledged data: restore the file or move it "
+                          "away to continue",
+                          p->name, core_error_detail());
     if (!last)
         return core_error(CORE_ECORRUPT,
                           "%s: sealed segment is corrupt (%s); refusing to cut "
@@ -236,15 +248,18 @@ static int load_segment(seglog_part_t *p, int64_t base, bool clean, int64_t reco
         if (rc == CORE_ECORRUPT) {
             core_log(CORE_LOG_WARN, "seglog", "%s: rebuilding index: %s", p->name,
                      core_error_detail());
-            rc = recover_segment(p, s, last);
+            rc = recover_segment(p, s, last, clean);
             scanned = true;
         }
     } else {
-        rc = recover_segment(p, s, last);
+        rc = recover_segment(p, s, last, clean);
         scanned = true;
     }
-    if (rc == 0 && scanned && (!last || clean))
-        rc = seglog_segment_write_indexes(s);
+    /* Rebuilt indexes are hints: failing to store them (a full disk) must not
+     * make the data unreadable. */
+    if (rc == 0 && scanned && (!last || clean) && seglog_segment_write_indexes(s) != 0)
+        core_log(CORE_LOG_WARN, "seglog", "%s: cannot store a rebuilt index: %s", p->name,
+                 core_error_detail());
     if (rc == 0)
         rc = seglog_part_push_segment(p, s);
     if (rc != 0)
@@ -297,7 +312,8 @@ int seglog_part_load(seglog_part_t *p, bool clean)
     if (!clean && fdatasync(active->fd) != 0)
         return core_error(CORE_EIO, "%s.log: fdatasync failed: %s", active->path, strerror(errno));
     p->durable_end = p->log_end;
-    if (!clean)
-        rc = seglog_recovery_point_write(p->dir, active->base_offset);
-    return rc;
+    if (!clean && seglog_recovery_point_write(p->dir, active->base_offset) != 0)
+        core_log(CORE_LOG_WARN, "seglog", "%s: cannot store the recovery point: %s", p->name,
+                 core_error_detail());
+    return 0;
 }

@@ -323,11 +323,27 @@ static int create_locked(seglog_t *log, const char *name, const seglog_topic_con
     int rc = core_fsync_dir(log->topics_dir);
     if (rc == 0)
         rc = seglog_topic_config_write(log->topics_dir, name, cfg);
+    if (rc != 0)
+        return core_error(rc, "topic '%s': %s writing its config: %s", name,
+                          rc == CORE_ENOSPC ? "disk full" : "I/O error", core_error_detail());
     seglog_topic_t *t = NULL;
-    if (rc == 0)
-        rc = seglog_topic_load(log, name, true, &t);
+    rc = seglog_topic_load(log, name, true, &t);
+    for (int32_t i = 0; rc == 0 && i < cfg->partitions; i++)
+        if (seglog_part_is_failed(t->parts[i]))
+            rc = core_error(CORE_EIO, "topic '%s': cannot create partition %d: %s", name, (int)i,
+                            seglog_part_error(t->parts[i]));
     if (rc == 0 && (rc = core_map_put(log->topics, name, strlen(name), t, NULL)) != 0)
+        rc = core_error(rc, "topic '%s': out of memory", name);
+    if (rc != 0) {
+        /* Undo: without its config file the topic does not exist, and the
+         * folders are orphans the next open would remove anyway. */
+        char path[SEGLOG_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s.topic", log->topics_dir, name);
+        unlink(path);
+        for (int32_t i = 0; t != NULL && i < cfg->partitions; i++)
+            seglog_remove_tree(t->parts[i]->dir);
         seglog_topic_destroy(t);
+    }
     return rc;
 }
 

@@ -58,6 +58,8 @@ typedef struct {
  * 7-day segment age, unlimited retention, 1048588-byte batches, 4096-byte
  * index interval. */
 void seglog_topic_config_default(seglog_topic_config_t *c);
+/* Checks every field's bounds; CORE_EINVAL with a detail naming the key. */
+int seglog_topic_config_check(const seglog_topic_config_t *cfg);
 /* Parses a flush policy: "always", "never" or "interval:<ms>". */
 int seglog_flush_parse(const char *s, seglog_flush_t *mode, int64_t *interval_ms);
 /* Formats one into out ("interval:1000"). */

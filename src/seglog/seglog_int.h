@@ -119,6 +119,13 @@ struct seglog {
     int64_t next_retention_ms;
 };
 
+/* True if the batch's offsets fit: base >= 0 and base + delta + 1 does not
+ * pass INT64_MAX. Stored bytes and file names are outside input. */
+static inline bool seglog_offsets_fit(int64_t base, int64_t delta)
+{
+    return base >= 0 && delta >= 0 && base <= INT64_MAX - 1 - delta;
+}
+
 /* segment.c */
 int seglog_segment_create(const char *dir, int64_t base_offset, seglog_segment_t **out);
 int seglog_segment_open(const char *dir, int64_t base_offset, seglog_segment_t **out);
@@ -172,7 +179,6 @@ int64_t seglog_part_flush_tick(seglog_part_t *p, int64_t now_ms);
 int seglog_topic_config_write(const char *topics_dir, const char *name,
                               const seglog_topic_config_t *cfg);
 int seglog_topic_config_read(const char *path, seglog_topic_config_t *cfg);
-int seglog_topic_config_check(const seglog_topic_config_t *cfg);
 int seglog_topic_load(seglog_t *log, const char *name, bool clean, seglog_topic_t **out);
 void seglog_topic_destroy(seglog_topic_t *t);
 int seglog_remove_tree(const char *dir);

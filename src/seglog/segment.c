@@ -77,8 +77,8 @@ int seglog_segment_create(const char *dir, int64_t base_offset, seglog_segment_t
     if (rc != 0)
         return rc;
     rc = open_file(s, ".log", O_RDWR | O_CREAT | O_EXCL, &s->fd);
-    if (rc == 0)
-        rc = core_fsync_dir(dir);
+    if (rc == 0 && (rc = core_fsync_dir(dir)) != 0)
+        (void)seglog_segment_unlink(s); /* so the next roll can retry */
     if (rc != 0) {
         seglog_segment_close(s);
         return rc;
@@ -287,7 +287,7 @@ static int load_oidx(seglog_segment_t *s, const uint8_t *p, size_t n)
         bool ordered = s->n_oidx == 0 ? rel == 0 && pos == 0
                                       : rel > s->oidx[s->n_oidx - 1].rel_offset &&
                                             pos > s->oidx[s->n_oidx - 1].pos;
-        if (!ordered || (int64_t)pos >= s->size)
+        if (!ordered || (int64_t)pos >= s->size || !seglog_offsets_fit(s->base_offset, rel))
             return core_error(CORE_ECORRUPT, "%s.index: entry %zu (%u, %u) out of order or range",
                               s->path, i, rel, pos);
         if (push_oidx(s, rel, pos) != 0)
@@ -308,7 +308,7 @@ static int load_tidx(seglog_segment_t *s, const uint8_t *p, size_t n)
         uint32_t rel = core_load_be32(p + i * 12 + 8);
         bool ordered = s->n_tidx == 0 ||
                        (ts > s->tidx[s->n_tidx - 1].ts && rel >= s->tidx[s->n_tidx - 1].rel_offset);
-        if (!ordered || ts == SEGLOG_TS_NONE)
+        if (!ordered || ts == SEGLOG_TS_NONE || !seglog_offsets_fit(s->base_offset, rel))
             return core_error(CORE_ECORRUPT, "%s.timeindex: entry %zu out of order", s->path, i);
         if (grow((void **)&s->tidx, &s->cap_tidx, s->n_tidx + 1, sizeof *s->tidx) != 0)
             return CORE_ENOMEM;
@@ -328,7 +328,8 @@ static int check_tail(seglog_segment_t *s)
     while (pos < s->size) {
         record_batch_header_t h;
         int rc = seglog_segment_read_header(s, pos, &h);
-        if (rc != 0 || h.base_offset != expect || pos + (int64_t)record_batch_size(&h) > s->size)
+        if (rc != 0 || h.base_offset != expect || pos + (int64_t)record_batch_size(&h) > s->size ||
+            !seglog_offsets_fit(h.base_offset, h.last_offset_delta))
             return core_error(CORE_ECORRUPT, "%s: index does not match the batch at byte %lld",
                               s->path, (long long)pos);
         expect = record_batch_last_offset(&h) + 1;
