@@ -9,9 +9,14 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries (DESIGN.md §4)
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
-  # tests
+  # the external-Kafka bus, and a real Kafka client in tests
+  librdkafka-dev
+  # tests: unit tests, lint, and real Kafka clients (DESIGN.md §4)
   libcmocka-dev clang-format util-linux git python3
+  kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
 )
+# Node.js comes from Debian unless the machine already has one.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup.sh: run as root (it installs Debian packages)" >&2
@@ -32,4 +37,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup.sh: all ${#packages[@]} packages present"
+fi
+
+# kafkajs 2.2.4 for the broker tests, pinned by its package-lock.json. npm ci
+# reinstalls from scratch, so skip it when the pinned version is present.
+kjs="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/kafka/kafkajs"
+if ! grep -qs '"version": "2.2.4"' "$kjs/node_modules/kafkajs/package.json"; then
+  echo "setup.sh: installing kafkajs into $kjs"
+  (cd "$kjs" && npm ci --no-audit --no-fund --loglevel=error)
 fi

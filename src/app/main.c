@@ -33,6 +33,7 @@ static const command_t commands[] = {
     {"topics", cmd_topics, "create, list, describe and delete topics"},
     {"produce", cmd_produce, "append the lines of stdin to a topic, one record each"},
     {"consume", cmd_consume, "print the records of a topic"},
+    {"broker", cmd_broker, "serve the log to Kafka clients over the Kafka protocol"},
 };
 
 static volatile sig_atomic_t stop_flag;

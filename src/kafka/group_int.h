@@ -24,7 +24,13 @@
  *
  * Byte views passed in are borrowed for the duration of the call; the
  * coordinator copies what it keeps. Byte views in results are valid only
- * during the callback.
+ * during the callback. Results are delivered once the coordinator's state
+ * is consistent (at the end of the call that produced them), so a callback
+ * may call back into the coordinator; callbacks run from
+ * kafka_groups_destroy() must not.
+ *
+ * Error replies of JoinGroup/SyncGroup carry null protocol_type and
+ * protocol_name (the broker writes "" where a version has no null).
  *
  * Threading: loop thread only.
  */
@@ -39,13 +45,23 @@ typedef struct {
     int64_t initial_rebalance_delay_ms; /* when an empty group first forms; 3000 */
     int32_t min_session_timeout_ms;     /* 6000 */
     int32_t max_session_timeout_ms;     /* 1800000 */
-    int64_t new_member_join_timeout_ms; /* pending member ids expire; 300000 */
-    int32_t max_metadata_bytes;         /* offset commit metadata cap; 4096 */
+    /* A new member whose JoinGroup is parked is removed after this; an id
+     * handed out with MEMBER_ID_REQUIRED expires after min(its session
+     * timeout, this), as in Kafka. 300000 */
+    int64_t new_member_join_timeout_ms;
+    int32_t max_metadata_bytes; /* offset commit metadata cap; 4096 */
 } kafka_groups_config_t;
 
 void kafka_groups_config_default(kafka_groups_config_t *c);
 
-/* Opens the offsets topic (creating it) and replays it. */
+/* Opens the offsets topic __consumer_offsets (creating it: 1 partition,
+ * flush never, unlimited retention) and replays it; groups that have
+ * offsets come back Empty. Undecodable records are logged and skipped.
+ * `sync` may be NULL: seglog_sync() is then called on the loop thread. The
+ * broker must not let clients delete or produce to __consumer_offsets.
+ * A kafka_sync_fn that returns non-zero must not call `done`; one that
+ * returns 0 must call it exactly once, even at shutdown (after
+ * kafka_groups_destroy() it is still safe to call). */
 int kafka_groups_create(seglog_t *log, const kafka_groups_config_t *cfg, kafka_sync_fn sync,
                         void *sync_ctx, kafka_groups_t **out);
 void kafka_groups_destroy(kafka_groups_t *g);
@@ -137,7 +153,10 @@ typedef struct {
     int64_t offset;
     int32_t leader_epoch; /* -1 if unknown */
     kafka_bytes_t metadata;
-    int16_t error; /* out: set by the coordinator */
+    /* in: 0, or an error the broker already decided for this partition
+     * (e.g. UNKNOWN_TOPIC_OR_PARTITION), which is kept and the entry
+     * skipped; out: set by the coordinator */
+    int16_t error;
 } kafka_offset_commit_t;
 
 typedef struct {
@@ -150,7 +169,9 @@ typedef struct {
 } kafka_commit_req_t;
 
 /* cb(arg, req) reports with every offsets[i].error set; `req` is the one
- * passed in, which must stay valid until the callback. */
+ * passed in, which must stay valid until the callback (the byte views in
+ * it need not: they are read during the call only). A null group id gives
+ * INVALID_GROUP_ID; "" is a valid group here, as in Kafka. */
 typedef void (*kafka_commit_cb)(void *arg, kafka_commit_req_t *req);
 void kafka_group_commit(kafka_groups_t *g, kafka_commit_req_t *req, int64_t now_ms,
                         kafka_commit_cb cb, void *arg);
@@ -195,11 +216,16 @@ typedef struct {
 void kafka_groups_each(kafka_groups_t *g, void (*fn)(void *arg, const kafka_group_info_t *info),
                        void *arg);
 /* Describes one group; an unknown group is reported as state "Dead" with
- * no members and KAFKA_ERR_NONE, as Kafka does. */
+ * no members and KAFKA_ERR_NONE, as Kafka does. As in Kafka, the protocol
+ * name and the members' metadata and assignments are filled in only when
+ * the group is Stable. fn must not call into the coordinator. */
 int16_t kafka_group_describe(kafka_groups_t *g, kafka_bytes_t group_id,
                              void (*fn)(void *arg, const kafka_group_info_t *info), void *arg);
 
-/* Forgets committed offsets of a deleted topic. */
+/* Forgets committed offsets of a deleted topic: writes tombstones for them
+ * to __consumer_offsets (durably, like commits) and drops them in commit
+ * order. It never touches the topic itself, so it may be called before or
+ * after the topic is deleted. */
 void kafka_groups_topic_deleted(kafka_groups_t *g, kafka_bytes_t topic);
 
 #endif /* STRATA_KAFKA_GROUP_INT_H */

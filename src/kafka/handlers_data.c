@@ -1,0 +1,503 @@
+/*
+ * handlers_data.c - Produce, Fetch and ListOffsets: the data path.
+ *
+ * Produce: each partition's records must be exactly one RecordBatch v2.
+ * The batch is checked against the idempotent-producer state, appended
+ * without waiting (seglog_append_nowait rewrites its BaseOffset in the
+ * frame), and, when durability is owed (acks=all, or a topic whose flush
+ * policy is `always`), an fsync is requested from the syncer. The response
+ * waits for every requested fsync; a failed one turns that partition's
+ * answer into KAFKA_STORAGE_ERROR. acks=0 gets no response at all.
+ *
+ * Fetch: reads whole batches from each partition (seglog_read) within the
+ * partition and request byte limits, always letting the first partition
+ * with data return at least one batch. If fewer than min_bytes are ready
+ * and max_wait allows, the request is parked: its partitions are kept by
+ * topic name (never by handle, so a deleted topic cannot leave a dangling
+ * pointer) and re-read when data arrives (the append hook bumps
+ * data_epoch) or when max_wait expires.
+ *
+ * Threading: loop thread.
+ */
+#include "kafka/broker_int.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#define FETCH_BUF_MAX (1u << 30)
+
+/* ------------------------------------------------------------------------
+ * Produce
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    kafka_broker_t *b;
+    kafka_slot_t *slot;
+    int16_t version;
+    int pending;         /* fsyncs not yet done */
+    core_arena_t *arena; /* owns resp and everything it points to */
+    kafka_produce_resp_t resp;
+} produce_wait_t;
+
+typedef struct {
+    produce_wait_t *w;
+    kafka_produce_resp_part_t *part;
+} produce_sync_t;
+
+static int16_t storage_error(int rc)
+{
+    switch (rc) {
+    case CORE_ECORRUPT:
+        return KAFKA_ERR_CORRUPT_MESSAGE;
+    case CORE_ETOOBIG:
+        return KAFKA_ERR_MESSAGE_TOO_LARGE;
+    case CORE_EUNSUPP:
+        return KAFKA_ERR_CORRUPT_MESSAGE;
+    default:
+        return KAFKA_ERR_KAFKA_STORAGE_ERROR;
+    }
+}
+
+/* Appends one partition's batch; fills out and sets *sync_end when an
+ * fsync is owed. */
+static void produce_part(kafka_req_t *req, seglog_topic_t *t, const kafka_produce_req_part_t *in,
+                         kafka_produce_resp_part_t *out, int16_t acks, int64_t *sync_end)
+{
+    kafka_broker_t *b = req->b;
+    seglog_part_t *p = t ? seglog_partition(t, in->partition) : NULL;
+    *out = (kafka_produce_resp_part_t){in->partition, KAFKA_ERR_NONE, -1, -1, -1};
+    *sync_end = -1;
+    if (p == NULL) {
+        out->error_code = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    record_batch_header_t h;
+    size_t len = in->records.len > 0 ? (size_t)in->records.len : 0;
+    if (len == 0 || record_batch_parse(in->records.p, len, false, &h) != 0 ||
+        record_batch_size(&h) != len) {
+        atomic_fetch_add(&b->corrupt_batches, 1);
+        out->error_code = KAFKA_ERR_CORRUPT_MESSAGE; /* one whole v2 batch required */
+        return;
+    }
+    int64_t base = -1, end = -1;
+    int16_t err = kafka_producers_check(b->producers, p, &h, &base);
+    if (err == KAFKA_ERR_DUPLICATE_SEQUENCE_NUMBER) {
+        atomic_fetch_add(&b->duplicate_batches, 1);
+        out->base_offset = base; /* the original offset; nothing appended */
+        out->log_start_offset = seglog_log_start(p);
+        *sync_end = acks == -1 ? base + h.last_offset_delta + 1 : -1;
+        return;
+    }
+    if (err != KAFKA_ERR_NONE) {
+        out->error_code = err;
+        return;
+    }
+    int rc = seglog_append_nowait(p, (uint8_t *)in->records.p, len, &base, &end);
+    if (rc != 0) {
+        out->error_code = storage_error(rc);
+        if (rc == CORE_ECORRUPT)
+            atomic_fetch_add(&b->corrupt_batches, 1);
+        else if (rc == CORE_ETOOBIG)
+            atomic_fetch_add(&b->oversized_batches, 1);
+        else
+            core_log(CORE_LOG_ERROR, "kafka", "produce to %s: %s", seglog_part_name(p),
+                     core_error_detail());
+        return;
+    }
+    (void)kafka_producers_record(b->producers, p, &h, base); /* a hint on failure */
+    atomic_fetch_add(&b->records_in, h.records_count);
+    out->base_offset = base;
+    out->log_start_offset = seglog_log_start(p);
+    if (acks == -1 || seglog_topic_config(t)->flush == SEGLOG_FLUSH_ALWAYS)
+        *sync_end = end;
+}
+
+static void produce_finish(produce_wait_t *w)
+{
+    for (int32_t i = 0; i < w->resp.n_topics; i++)
+        for (int32_t k = 0; k < w->resp.topics[i].n_partitions; k++)
+            kafka_broker_count_error(w->b, KAFKA_API_PRODUCE,
+                                     w->resp.topics[i].partitions[k].error_code);
+    if (kafka_encode_produce_resp(&w->slot->out, w->version, &w->resp) != 0)
+        core_log(CORE_LOG_ERROR, "kafka", "cannot encode a Produce response: %s",
+                 core_error_detail());
+    kafka_broker_complete(w->b, w->slot);
+    core_arena_destroy(w->arena);
+}
+
+static void produce_synced(void *arg, int rc)
+{
+    produce_sync_t *s = arg;
+    if (rc != 0)
+        s->part->error_code = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+    if (--s->w->pending == 0)
+        produce_finish(s->w);
+}
+
+/* Builds the response in w->arena, appending every partition. */
+static int produce_all(kafka_req_t *req, const kafka_produce_req_t *pr, produce_wait_t *w)
+{
+    core_arena_t *a = w->arena;
+    kafka_produce_resp_topic_t *topics =
+        core_arena_alloc(a, (size_t)pr->n_topics * sizeof *topics + 1);
+    if (topics == NULL)
+        return CORE_ENOMEM;
+    bool bad_acks = pr->acks != 0 && pr->acks != 1 && pr->acks != -1;
+    for (int32_t i = 0; i < pr->n_topics; i++) {
+        const kafka_produce_req_topic_t *in = &pr->topics[i];
+        char *name = kafka_bytes_cstr_dup(req->arena, in->name);
+        seglog_topic_t *t = name ? seglog_topic_get(req->b->log, name) : NULL;
+        kafka_produce_resp_part_t *parts =
+            core_arena_alloc(a, (size_t)in->n_partitions * sizeof *parts + 1);
+        if (parts == NULL)
+            return CORE_ENOMEM;
+        topics[i] =
+            (kafka_produce_resp_topic_t){kafka_bytes_dup(a, in->name), parts, in->n_partitions};
+        for (int32_t k = 0; k < in->n_partitions; k++) {
+            int64_t end = -1;
+            if (bad_acks)
+                parts[k] = (kafka_produce_resp_part_t){in->partitions[k].partition,
+                                                       KAFKA_ERR_INVALID_REQUIRED_ACKS, -1, -1, -1};
+            else
+                produce_part(req, t, &in->partitions[k], &parts[k], pr->acks, &end);
+            if (end < 0)
+                continue;
+            produce_sync_t *s = core_arena_alloc(a, sizeof *s);
+            seglog_part_t *p = seglog_partition(t, in->partitions[k].partition);
+            if (s == NULL)
+                return CORE_ENOMEM;
+            *s = (produce_sync_t){w, &parts[k]};
+            w->pending++;
+            if (kafka_broker_sync(req->b, p, end, produce_synced, s) != 0) {
+                w->pending--;
+                parts[k].error_code = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+            }
+        }
+    }
+    w->resp = (kafka_produce_resp_t){topics, pr->n_topics, 0};
+    return 0;
+}
+
+int kafka_handle_produce(kafka_req_t *req, kafka_request_body_t *body)
+{
+    const kafka_produce_req_t *pr = &body->produce;
+    produce_wait_t *w = NULL;
+    core_arena_t *a = core_arena_create(CORE_MEM_KAFKA, 4096, 64u << 20);
+    if (a != NULL && (w = core_arena_alloc(a, sizeof *w)) != NULL)
+        *w = (produce_wait_t){req->b, req->slot, req->h.api_version, 1, a, {NULL, 0, 0}};
+    if (w == NULL || produce_all(req, pr, w) != 0) {
+        /* Out of memory mid-request: what was appended stays appended, and
+         * the client, getting no answer, retries (deduplicated if idempotent). */
+        core_log(CORE_LOG_ERROR, "kafka", "produce: out of memory; closing the connection");
+        if (w != NULL && w->pending > 1)
+            return KAFKA_SERVER_DEFER; /* the syncs still complete and free */
+        core_arena_destroy(a);
+        return KAFKA_SERVER_CLOSE;
+    }
+    if (pr->acks == 0) {
+        /* No response, but any syncs requested still need w. */
+        w->slot = NULL;
+    }
+    if (--w->pending > 0)
+        return pr->acks == 0 ? KAFKA_SERVER_NO_RESPONSE : KAFKA_SERVER_DEFER;
+    if (pr->acks == 0) {
+        core_arena_destroy(a);
+        return KAFKA_SERVER_NO_RESPONSE;
+    }
+    for (int32_t i = 0; i < w->resp.n_topics; i++)
+        for (int32_t k = 0; k < w->resp.topics[i].n_partitions; k++)
+            kafka_broker_count_error(req->b, KAFKA_API_PRODUCE,
+                                     w->resp.topics[i].partitions[k].error_code);
+    int rc = kafka_encode_produce_resp(&req->slot->out, req->h.api_version, &w->resp);
+    core_arena_destroy(a);
+    return kafka_broker_encoded(req, rc);
+}
+
+/* ------------------------------------------------------------------------
+ * Fetch
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    char *topic; /* NUL-terminated, in the parked fetch's arena */
+    int32_t partition;
+    int64_t offset;
+    int32_t max_bytes;
+} fetch_want_t;
+
+typedef struct {
+    kafka_bytes_t topic;
+    const fetch_want_t *wants;
+    int32_t n;
+} fetch_want_topic_t;
+
+struct kafka_parked_fetch {
+    kafka_slot_t *slot;
+    int16_t version;
+    int64_t deadline_ms;
+    int32_t min_bytes;
+    int32_t max_bytes;
+    core_arena_t *arena;
+    fetch_want_topic_t *topics;
+    int32_t n_topics;
+    struct kafka_parked_fetch *next;
+};
+
+/* Where one partition's records sit in the response's data buffer. */
+typedef struct {
+    size_t off, len;
+} span_t;
+
+/* Reads one partition into buf at most `limit` bytes (seglog returns at
+ * least one whole batch when there is data); fills out and *span. */
+static void fetch_part(kafka_broker_t *b, const fetch_want_t *want, size_t limit, core_buf_t *buf,
+                       kafka_fetch_resp_part_t *out, span_t *span)
+{
+    seglog_topic_t *t = seglog_topic_get(b->log, want->topic);
+    seglog_part_t *p = t ? seglog_partition(t, want->partition) : NULL;
+    *out = (kafka_fetch_resp_part_t){want->partition, KAFKA_ERR_NONE, -1, -1, -1, NULL, 0, -1,
+                                     KAFKA_NULL_BYTES};
+    *span = (span_t){buf->len, 0};
+    if (p == NULL) {
+        out->error_code = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    seglog_part_info_t info;
+    seglog_part_info(p, &info);
+    out->high_watermark = out->last_stable_offset = info.log_end;
+    out->log_start_offset = info.log_start;
+    if (info.failed) {
+        out->error_code = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+    } else if (want->offset < info.log_start || want->offset > info.log_end) {
+        out->error_code = KAFKA_ERR_OFFSET_OUT_OF_RANGE;
+    } else if (limit > 0 && want->offset < info.log_end) {
+        int rc = seglog_read(p, want->offset, limit, buf);
+        if (rc != 0) {
+            core_log(CORE_LOG_ERROR, "kafka", "fetch %s at %" PRId64 ": %s", seglog_part_name(p),
+                     want->offset, core_error_detail());
+            out->error_code =
+                rc == CORE_ERANGE ? KAFKA_ERR_OFFSET_OUT_OF_RANGE : KAFKA_ERR_KAFKA_STORAGE_ERROR;
+            buf->len = span->off;
+        }
+        span->len = buf->len - span->off;
+    }
+}
+
+/* Reads every wanted partition within the limits. Returns the bytes read;
+ * *any_error tells whether a partition carries an error. */
+static size_t fetch_read(kafka_broker_t *b, const kafka_parked_fetch_t *f, core_buf_t *data,
+                         kafka_fetch_resp_topic_t *topics, span_t **spans, core_arena_t *a,
+                         bool *any_error)
+{
+    size_t total = 0, remaining = f->max_bytes > 0 ? (size_t)f->max_bytes : 0;
+    for (int32_t i = 0; i < f->n_topics; i++) {
+        int32_t n = f->topics[i].n;
+        kafka_fetch_resp_part_t *parts = core_arena_alloc(a, (size_t)n * sizeof *parts + 1);
+        spans[i] = core_arena_alloc(a, (size_t)n * sizeof **spans + 1);
+        if (parts == NULL || spans[i] == NULL)
+            return SIZE_MAX;
+        for (int32_t k = 0; k < n; k++) {
+            const fetch_want_t *w = &f->topics[i].wants[k];
+            size_t want_max = (size_t)CORE_MAX(w->max_bytes, 0);
+            /* Until something is read, allow one batch past the limits. */
+            size_t limit = total == 0 ? CORE_MAX(want_max, 1) : CORE_MIN(want_max, remaining);
+            fetch_part(b, w, limit, data, &parts[k], &spans[i][k]);
+            total += spans[i][k].len;
+            remaining = spans[i][k].len >= remaining ? 0 : remaining - spans[i][k].len;
+            *any_error |= parts[k].error_code != KAFKA_ERR_NONE;
+            kafka_broker_count_error(b, KAFKA_API_FETCH, parts[k].error_code);
+        }
+        topics[i] = (kafka_fetch_resp_topic_t){f->topics[i].topic, parts, n};
+    }
+    return total;
+}
+
+/* Encodes a Fetch response into `out` if at least min_bytes are ready, an
+ * error must be reported, or `force`. Returns true when it did. */
+static bool fetch_respond(kafka_broker_t *b, const kafka_parked_fetch_t *f, core_arena_t *a,
+                          core_buf_t *out, bool force)
+{
+    core_buf_t data;
+    core_buf_init(&data, CORE_MEM_KAFKA, FETCH_BUF_MAX);
+    kafka_fetch_resp_topic_t *topics =
+        core_arena_alloc(a, (size_t)f->n_topics * sizeof *topics + 1);
+    span_t **spans = core_arena_alloc(a, (size_t)f->n_topics * sizeof *spans + 1);
+    bool any_error = false;
+    size_t total =
+        topics && spans ? fetch_read(b, f, &data, topics, spans, a, &any_error) : SIZE_MAX;
+    bool failed = total == SIZE_MAX;
+    bool ready = force || any_error || failed || total >= (size_t)CORE_MAX(f->min_bytes, 1);
+    if (ready) {
+        kafka_fetch_resp_t resp = {0, KAFKA_ERR_UNKNOWN_SERVER_ERROR, 0, NULL, 0};
+        if (!failed) {
+            /* Views into `data` only now that it no longer moves. */
+            for (int32_t i = 0; i < f->n_topics; i++)
+                for (int32_t k = 0; k < f->topics[i].n; k++) {
+                    kafka_fetch_resp_part_t *p =
+                        (kafka_fetch_resp_part_t *)&topics[i].partitions[k];
+                    p->records = spans[i][k].len == 0
+                                     ? kafka_bytes_of("", 0)
+                                     : kafka_bytes_of(data.data + spans[i][k].off, spans[i][k].len);
+                }
+            resp = (kafka_fetch_resp_t){0, KAFKA_ERR_NONE, 0, topics, f->n_topics};
+        }
+        if (kafka_encode_fetch_resp(out, f->version, &resp) != 0)
+            core_log(CORE_LOG_ERROR, "kafka", "cannot encode a Fetch response: %s",
+                     core_error_detail());
+    }
+    core_buf_fini(&data);
+    return ready;
+}
+
+/* Copies the request into a parked fetch (its own arena). */
+static kafka_parked_fetch_t *park_copy(kafka_req_t *req, const kafka_fetch_req_t *fr)
+{
+    core_arena_t *a = core_arena_create(CORE_MEM_KAFKA, 4096, 64u << 20);
+    kafka_parked_fetch_t *f = a ? core_arena_alloc(a, sizeof *f) : NULL;
+    if (f == NULL) {
+        core_arena_destroy(a);
+        return NULL;
+    }
+    *f = (kafka_parked_fetch_t){req->slot,     req->h.api_version, req->now_ms + fr->max_wait_ms,
+                                fr->min_bytes, fr->max_bytes,      a,
+                                NULL,          fr->n_topics,       NULL};
+    f->topics = core_arena_alloc(a, (size_t)fr->n_topics * sizeof *f->topics + 1);
+    for (int32_t i = 0; f->topics && i < fr->n_topics; i++) {
+        const kafka_fetch_req_topic_t *t = &fr->topics[i];
+        fetch_want_t *w = core_arena_alloc(a, (size_t)t->n_partitions * sizeof *w + 1);
+        char *name = kafka_bytes_cstr_dup(a, t->topic);
+        if (w == NULL || name == NULL) {
+            core_arena_destroy(a);
+            return NULL;
+        }
+        for (int32_t k = 0; k < t->n_partitions; k++)
+            w[k] = (fetch_want_t){name, t->partitions[k].partition, t->partitions[k].fetch_offset,
+                                  t->partitions[k].partition_max_bytes};
+        f->topics[i] = (fetch_want_topic_t){kafka_bytes_cstr(name), w, t->n_partitions};
+    }
+    if (f->topics == NULL) {
+        core_arena_destroy(a);
+        return NULL;
+    }
+    return f;
+}
+
+int kafka_handle_fetch(kafka_req_t *req, kafka_request_body_t *body)
+{
+    kafka_broker_t *b = req->b;
+    kafka_parked_fetch_t *f = park_copy(req, &body->fetch);
+    if (f == NULL)
+        return kafka_broker_encoded(req, CORE_ENOMEM);
+    bool may_wait = body->fetch.max_wait_ms > 0;
+    if (fetch_respond(b, f, req->arena, &req->slot->out, !may_wait)) {
+        core_arena_destroy(f->arena);
+        return KAFKA_SERVER_DONE;
+    }
+    f->next = b->fetches;
+    b->fetches = f;
+    return KAFKA_SERVER_DEFER;
+}
+
+int64_t kafka_fetches_tick(kafka_broker_t *b, int64_t now_ms, bool all)
+{
+    int64_t epoch = atomic_load_explicit(&b->data_epoch, memory_order_relaxed);
+    bool new_data = epoch != b->seen_epoch;
+    b->seen_epoch = epoch;
+    int64_t next = INT64_MAX;
+    kafka_parked_fetch_t **pp = &b->fetches;
+    while (*pp != NULL) {
+        kafka_parked_fetch_t *f = *pp;
+        bool expired = all || now_ms >= f->deadline_ms;
+        if ((new_data || expired) && fetch_respond(b, f, b->arena, &f->slot->out, expired)) {
+            *pp = f->next;
+            kafka_broker_complete(b, f->slot);
+            core_arena_destroy(f->arena);
+            core_arena_reset(b->arena);
+            continue;
+        }
+        core_arena_reset(b->arena);
+        next = CORE_MIN(next, f->deadline_ms);
+        pp = &f->next;
+    }
+    return next;
+}
+
+/* ------------------------------------------------------------------------
+ * ListOffsets
+ * ------------------------------------------------------------------------ */
+
+/* The timestamp of the record at `offset`, or -1. */
+static int64_t record_time(seglog_part_t *p, int64_t offset)
+{
+    core_buf_t buf;
+    core_buf_init(&buf, CORE_MEM_KAFKA, FETCH_BUF_MAX);
+    int64_t ts = -1;
+    if (seglog_read(p, offset, 1, &buf) == 0 && buf.len > 0) {
+        core_buf_t plain;
+        core_buf_init(&plain, CORE_MEM_KAFKA, 256u << 20);
+        if (record_batch_decompress(buf.data, buf.len, 256u << 20, &plain) == 0) {
+            record_iter_t it;
+            record_t r;
+            if (record_iter_init(&it, plain.data, plain.len, false) == 0)
+                while (record_iter_next(&it, &r) == 1)
+                    if (r.offset == offset) {
+                        ts = r.timestamp;
+                        break;
+                    }
+        }
+        core_buf_fini(&plain);
+    }
+    core_buf_fini(&buf);
+    return ts;
+}
+
+static void list_offsets_part(kafka_broker_t *b, seglog_topic_t *t,
+                              const kafka_list_offsets_req_part_t *in,
+                              kafka_list_offsets_resp_part_t *out)
+{
+    seglog_part_t *p = t ? seglog_partition(t, in->partition) : NULL;
+    *out = (kafka_list_offsets_resp_part_t){in->partition, KAFKA_ERR_NONE, -1, -1, 0};
+    if (p == NULL) {
+        out->error_code = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (in->timestamp == -1) {
+        out->offset = seglog_log_end(p);
+    } else if (in->timestamp == -2) {
+        out->offset = seglog_log_start(p);
+    } else if (in->timestamp < 0) {
+        out->error_code = KAFKA_ERR_INVALID_REQUEST;
+    } else {
+        int64_t off = -1;
+        if (seglog_offset_for_time(p, in->timestamp, &off) != 0) {
+            out->error_code = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+        } else if (off < seglog_log_end(p)) {
+            out->offset = off;
+            out->timestamp = record_time(p, off);
+        }
+    }
+    kafka_broker_count_error(b, KAFKA_API_LIST_OFFSETS, out->error_code);
+}
+
+int kafka_handle_list_offsets(kafka_req_t *req, kafka_request_body_t *body)
+{
+    const kafka_list_offsets_req_t *lr = &body->list_offsets;
+    kafka_list_offsets_resp_topic_t *topics =
+        core_arena_alloc(req->arena, (size_t)lr->n_topics * sizeof *topics + 1);
+    if (topics == NULL)
+        return kafka_broker_encoded(req, CORE_ENOMEM);
+    for (int32_t i = 0; i < lr->n_topics; i++) {
+        const kafka_list_offsets_req_topic_t *in = &lr->topics[i];
+        char *name = kafka_bytes_cstr_dup(req->arena, in->name);
+        seglog_topic_t *t = name ? seglog_topic_get(req->b->log, name) : NULL;
+        kafka_list_offsets_resp_part_t *parts =
+            core_arena_alloc(req->arena, (size_t)in->n_partitions * sizeof *parts + 1);
+        if (parts == NULL)
+            return kafka_broker_encoded(req, CORE_ENOMEM);
+        for (int32_t k = 0; k < in->n_partitions; k++)
+            list_offsets_part(req->b, t, &in->partitions[k], &parts[k]);
+        topics[i] = (kafka_list_offsets_resp_topic_t){in->name, parts, in->n_partitions};
+    }
+    kafka_list_offsets_resp_t resp = {0, topics, lr->n_topics};
+    return kafka_broker_encoded(
+        req, kafka_encode_list_offsets_resp(&req->slot->out, req->h.api_version, &resp));
+}
