@@ -122,9 +122,8 @@ static int64_t on_tick(void *ctx, int64_t now_ms)
     kafka_broker_t *b = ctx;
     int64_t next = kafka_groups_tick(b->groups, now_ms);
     int64_t f = kafka_fetches_tick(b, now_ms, false);
-    if (b->deletes != NULL)
-        kafka_deletes_tick(b);
-    return CORE_MIN(next, f);
+    int64_t d = b->deletes != NULL ? kafka_deletes_tick(b, now_ms) : INT64_MAX;
+    return CORE_MIN(next, CORE_MIN(f, d));
 }
 
 /* The append hook: any thread, any partition. */
@@ -169,21 +168,41 @@ kafka_bytes_t kafka_bytes_dup(core_arena_t *a, kafka_bytes_t v)
 
 char *kafka_bytes_cstr_dup(core_arena_t *a, kafka_bytes_t v)
 {
-    if (v.len < 0)
+    /* A NUL inside would alias a shorter name ("a\0zzz" as "a"). */
+    if (v.len < 0 || (v.len > 0 && memchr(v.p, '\0', (size_t)v.len) != NULL))
         return NULL;
     return core_arena_strndup(a, (const char *)v.p, (size_t)v.len);
 }
 
 typedef struct {
     kafka_broker_t *b;
+    seglog_topic_t *topic;
     kafka_sync_done_fn done;
     void *arg;
 } sync_wrap_t;
 
+/* Adds delta to the topic's in-flight count. */
+static int topic_syncs_add(kafka_broker_t *b, seglog_topic_t *t, intptr_t delta)
+{
+    void *v = NULL;
+    core_map_get(b->topic_syncs, &t, sizeof t, &v);
+    intptr_t n = (intptr_t)v + delta;
+    if (n <= 0) {
+        core_map_del(b->topic_syncs, &t, sizeof t, NULL);
+        return 0;
+    }
+    return core_map_put(b->topic_syncs, &t, sizeof t, (void *)n, NULL);
+}
+
+bool kafka_broker_topic_busy(kafka_broker_t *b, seglog_topic_t *t)
+{
+    return core_map_get(b->topic_syncs, &t, sizeof t, NULL);
+}
+
 static void sync_done(void *arg, int rc)
 {
     sync_wrap_t *w = arg;
-    w->b->syncs_in_flight--;
+    (void)topic_syncs_add(w->b, w->topic, -1); /* a decrement never allocates */
     w->done(w->arg, rc);
     core_free(w);
 }
@@ -194,14 +213,13 @@ int kafka_broker_sync(kafka_broker_t *b, seglog_part_t *part, int64_t end, kafka
     sync_wrap_t *w = core_alloc(CORE_MEM_KAFKA, sizeof *w);
     if (w == NULL)
         return CORE_ENOMEM;
-    *w = (sync_wrap_t){b, done, arg};
-    int rc = kafka_syncer_request(b->syncer, part, end, sync_done, w);
-    if (rc != 0) {
+    *w = (sync_wrap_t){b, seglog_part_topic(part), done, arg};
+    int rc = topic_syncs_add(b, w->topic, 1);
+    if (rc == 0 && (rc = kafka_syncer_request(b->syncer, part, end, sync_done, w)) != 0)
+        (void)topic_syncs_add(b, w->topic, -1);
+    if (rc != 0)
         core_free(w);
-        return rc;
-    }
-    b->syncs_in_flight++;
-    return 0;
+    return rc;
 }
 
 static int groups_sync(void *ctx, seglog_part_t *part, int64_t end, kafka_sync_done_fn done,
@@ -255,6 +273,8 @@ static int create_parts(kafka_broker_t *b)
         rc = kafka_groups_create(b->log, &gc, groups_sync, b, &b->groups);
     if (rc == 0)
         rc = kafka_producers_create(&b->producers);
+    if (rc == 0 && (b->topic_syncs = core_map_create(CORE_MEM_KAFKA, 16)) == NULL)
+        rc = CORE_ENOMEM;
     if (rc == 0) {
         b->arena = core_arena_create(CORE_MEM_KAFKA, REQUEST_ARENA_CHUNK, REQUEST_ARENA_MAX);
         rc = b->arena ? 0 : CORE_ENOMEM;
@@ -344,18 +364,22 @@ void kafka_broker_destroy(kafka_broker_t *b)
 {
     if (b == NULL)
         return;
-    if (b->log != NULL)
-        seglog_set_append_hook(b->log, NULL, NULL);
     if (b->server != NULL) {
         kafka_server_stop(b->server);
         if (b->thread_started)
             pthread_join(b->thread, NULL);
-        drain(b);
     }
+    /* Only now: the loop appended until it stopped. Removal waits for hook
+     * calls from other threads still in progress. */
+    if (b->log != NULL)
+        seglog_set_append_hook(b->log, NULL, NULL);
+    if (b->server != NULL)
+        drain(b);
     kafka_groups_destroy(b->groups);
     kafka_syncer_destroy(b->syncer);
     kafka_server_destroy(b->server);
     kafka_producers_destroy(b->producers);
+    core_map_destroy(b->topic_syncs);
     core_arena_destroy(b->arena);
     core_free(b->adv_host);
     core_free(b->listen);

@@ -49,8 +49,8 @@ struct kafka_broker {
     core_arena_t *arena; /* per request, reset after each */
 
     kafka_parked_fetch_t *fetches;  /* long-polls waiting for data or time */
-    kafka_parked_delete_t *deletes; /* DeleteTopics waiting for syncs to drain */
-    int64_t syncs_in_flight;        /* sync requests not yet completed */
+    kafka_parked_delete_t *deletes; /* DeleteTopics waiting for their topics' syncs */
+    core_map_t *topic_syncs;        /* topic handle -> fsync requests in flight */
     atomic_llong data_epoch;        /* bumped by every append (any thread) */
     int64_t seen_epoch;             /* data_epoch when parked fetches were last checked */
 
@@ -89,8 +89,9 @@ int kafka_handle_find_coordinator(kafka_req_t *req, kafka_request_body_t *body);
 int kafka_handle_init_producer_id(kafka_req_t *req, kafka_request_body_t *body);
 /* Answers an ApiVersions request of a version above the served range. */
 int kafka_answer_api_versions_fallback(kafka_req_t *req);
-/* Retries parked DeleteTopics once no sync is in flight. */
-void kafka_deletes_tick(kafka_broker_t *b);
+/* Answers parked DeleteTopics whose topics are no longer busy, or whose
+ * time is up; returns the next deadline. */
+int64_t kafka_deletes_tick(kafka_broker_t *b, int64_t now_ms);
 void kafka_deletes_cancel(kafka_broker_t *b);
 
 /* handlers_data.c */
@@ -112,7 +113,7 @@ int kafka_handle_list_groups(kafka_req_t *req, kafka_request_body_t *body);
 int kafka_handle_describe_groups(kafka_req_t *req, kafka_request_body_t *body);
 
 /* broker.c: shared helpers */
-/* Turns an encoder's result into a handler result, counting failures. */
+/* Turns an encoder's result into a handler result: DONE, or CLOSE (logged). */
 int kafka_broker_encoded(kafka_req_t *req, int rc);
 /* Completes a deferred slot (body already appended to slot->out). */
 void kafka_broker_complete(kafka_broker_t *b, kafka_slot_t *slot);
@@ -120,8 +121,12 @@ void kafka_broker_complete(kafka_broker_t *b, kafka_slot_t *slot);
 void kafka_broker_count_error(kafka_broker_t *b, int16_t api_key, int16_t error_code);
 /* A copy of v in arena memory (NULL view stays NULL). */
 kafka_bytes_t kafka_bytes_dup(core_arena_t *a, kafka_bytes_t v);
-/* v as a NUL-terminated string in arena memory; NULL if null or on failure. */
+/* v as a NUL-terminated string in arena memory; NULL if null, if v holds a
+ * NUL byte (it would alias a shorter name), or on failure. */
 char *kafka_bytes_cstr_dup(core_arena_t *a, kafka_bytes_t v);
+/* True while fsyncs of the topic are in flight (the sync threads hold its
+ * partition handles, so it must not be deleted yet). */
+bool kafka_broker_topic_busy(kafka_broker_t *b, seglog_topic_t *t);
 /* Requests durability of part up to end; done(arg, rc) runs on the loop. */
 int kafka_broker_sync(kafka_broker_t *b, seglog_part_t *part, int64_t end, kafka_sync_done_fn done,
                       void *arg);

@@ -25,6 +25,9 @@
 #include <string.h>
 
 #define FETCH_BUF_MAX (1u << 30)
+/* The most a Fetch response carries (Kafka's fetch.max.bytes is 55 MB),
+ * below the server's 64 MiB response cap even with one oversized batch. */
+#define FETCH_MAX_BYTES (50u << 20)
 
 /* ------------------------------------------------------------------------
  * Produce
@@ -71,12 +74,20 @@ static void produce_part(kafka_req_t *req, seglog_topic_t *t, const kafka_produc
         out->error_code = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
         return;
     }
+    if (strcmp(seglog_topic_name(t), KAFKA_OFFSETS_TOPIC) == 0) {
+        out->error_code = KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* only the coordinator writes */
+        return;
+    }
     record_batch_header_t h;
     size_t len = in->records.len > 0 ? (size_t)in->records.len : 0;
     if (len == 0 || record_batch_parse(in->records.p, len, false, &h) != 0 ||
         record_batch_size(&h) != len) {
         atomic_fetch_add(&b->corrupt_batches, 1);
         out->error_code = KAFKA_ERR_CORRUPT_MESSAGE; /* one whole v2 batch required */
+        return;
+    }
+    if ((h.attributes & RECORD_ATTR_CODEC_MASK) == RECORD_CODEC_ZSTD && req->h.api_version < 7) {
+        out->error_code = KAFKA_ERR_UNSUPPORTED_COMPRESSION_TYPE; /* as Kafka: zstd needs v7 */
         return;
     }
     int64_t base = -1, end = -1;
@@ -114,6 +125,10 @@ static void produce_part(kafka_req_t *req, seglog_topic_t *t, const kafka_produc
 
 static void produce_finish(produce_wait_t *w)
 {
+    if (w->slot == NULL) { /* acks=0: the fsync was owed to the topic's policy only */
+        core_arena_destroy(w->arena);
+        return;
+    }
     for (int32_t i = 0; i < w->resp.n_topics; i++)
         for (int32_t k = 0; k < w->resp.topics[i].n_partitions; k++)
             kafka_broker_count_error(w->b, KAFKA_API_PRODUCE,
@@ -134,25 +149,42 @@ static void produce_synced(void *arg, int rc)
         produce_finish(s->w);
 }
 
-/* Builds the response in w->arena, appending every partition. */
-static int produce_all(kafka_req_t *req, const kafka_produce_req_t *pr, produce_wait_t *w)
+/* First pass: allocates the whole response (and the sync contexts) before
+ * anything is appended, so running out of memory cannot leave a request
+ * half applied. */
+static produce_sync_t **produce_alloc(const kafka_produce_req_t *pr, produce_wait_t *w)
 {
     core_arena_t *a = w->arena;
     kafka_produce_resp_topic_t *topics =
         core_arena_alloc(a, (size_t)pr->n_topics * sizeof *topics + 1);
-    if (topics == NULL)
-        return CORE_ENOMEM;
+    produce_sync_t **syncs = core_arena_alloc(a, (size_t)pr->n_topics * sizeof *syncs + 1);
+    if (topics == NULL || syncs == NULL)
+        return NULL;
+    for (int32_t i = 0; i < pr->n_topics; i++) {
+        const kafka_produce_req_topic_t *in = &pr->topics[i];
+        kafka_produce_resp_part_t *parts =
+            core_arena_alloc(a, (size_t)in->n_partitions * sizeof *parts + 1);
+        syncs[i] = core_arena_alloc(a, (size_t)in->n_partitions * sizeof **syncs + 1);
+        kafka_bytes_t name = kafka_bytes_dup(a, in->name);
+        if (parts == NULL || syncs[i] == NULL || (name.len < 0 && in->name.len >= 0))
+            return NULL;
+        topics[i] = (kafka_produce_resp_topic_t){name, parts, in->n_partitions};
+    }
+    w->resp = (kafka_produce_resp_t){topics, pr->n_topics, 0};
+    return syncs;
+}
+
+/* Second pass: appends every partition and requests the fsyncs owed. */
+static void produce_all(kafka_req_t *req, const kafka_produce_req_t *pr, produce_wait_t *w,
+                        produce_sync_t **syncs)
+{
     bool bad_acks = pr->acks != 0 && pr->acks != 1 && pr->acks != -1;
     for (int32_t i = 0; i < pr->n_topics; i++) {
         const kafka_produce_req_topic_t *in = &pr->topics[i];
+        kafka_produce_resp_part_t *parts =
+            (kafka_produce_resp_part_t *)w->resp.topics[i].partitions;
         char *name = kafka_bytes_cstr_dup(req->arena, in->name);
         seglog_topic_t *t = name ? seglog_topic_get(req->b->log, name) : NULL;
-        kafka_produce_resp_part_t *parts =
-            core_arena_alloc(a, (size_t)in->n_partitions * sizeof *parts + 1);
-        if (parts == NULL)
-            return CORE_ENOMEM;
-        topics[i] =
-            (kafka_produce_resp_topic_t){kafka_bytes_dup(a, in->name), parts, in->n_partitions};
         for (int32_t k = 0; k < in->n_partitions; k++) {
             int64_t end = -1;
             if (bad_acks)
@@ -162,42 +194,40 @@ static int produce_all(kafka_req_t *req, const kafka_produce_req_t *pr, produce_
                 produce_part(req, t, &in->partitions[k], &parts[k], pr->acks, &end);
             if (end < 0)
                 continue;
-            produce_sync_t *s = core_arena_alloc(a, sizeof *s);
-            seglog_part_t *p = seglog_partition(t, in->partitions[k].partition);
-            if (s == NULL)
-                return CORE_ENOMEM;
+            produce_sync_t *s = &syncs[i][k];
             *s = (produce_sync_t){w, &parts[k]};
             w->pending++;
-            if (kafka_broker_sync(req->b, p, end, produce_synced, s) != 0) {
+            if (kafka_broker_sync(req->b, seglog_partition(t, in->partitions[k].partition), end,
+                                  produce_synced, s) != 0) {
                 w->pending--;
                 parts[k].error_code = KAFKA_ERR_KAFKA_STORAGE_ERROR;
             }
         }
     }
-    w->resp = (kafka_produce_resp_t){topics, pr->n_topics, 0};
-    return 0;
 }
 
 int kafka_handle_produce(kafka_req_t *req, kafka_request_body_t *body)
 {
     const kafka_produce_req_t *pr = &body->produce;
     produce_wait_t *w = NULL;
-    core_arena_t *a = core_arena_create(CORE_MEM_KAFKA, 4096, 64u << 20);
-    if (a != NULL && (w = core_arena_alloc(a, sizeof *w)) != NULL)
+    produce_sync_t **syncs = NULL;
+    size_t cap = 4 * (size_t)req->b->cfg.max_request_bytes + (1u << 20);
+    core_arena_t *a = core_arena_create(CORE_MEM_KAFKA, 4096, cap);
+    if (a != NULL && (w = core_arena_alloc(a, sizeof *w)) != NULL) {
         *w = (produce_wait_t){req->b, req->slot, req->h.api_version, 1, a, {NULL, 0, 0}};
-    if (w == NULL || produce_all(req, pr, w) != 0) {
-        /* Out of memory mid-request: what was appended stays appended, and
-         * the client, getting no answer, retries (deduplicated if idempotent). */
-        core_log(CORE_LOG_ERROR, "kafka", "produce: out of memory; closing the connection");
-        if (w != NULL && w->pending > 1)
-            return KAFKA_SERVER_DEFER; /* the syncs still complete and free */
+        syncs = produce_alloc(pr, w);
+    }
+    if (syncs == NULL) {
+        core_log(CORE_LOG_ERROR, "kafka",
+                 "%s: out of memory for a Produce response; nothing "
+                 "was appended; closing the connection",
+                 kafka_conn_peer(req->conn));
         core_arena_destroy(a);
         return KAFKA_SERVER_CLOSE;
     }
-    if (pr->acks == 0) {
-        /* No response, but any syncs requested still need w. */
-        w->slot = NULL;
-    }
+    produce_all(req, pr, w, syncs);
+    if (pr->acks == 0)
+        w->slot = NULL; /* no response; fsyncs owed to a flush=always topic still run */
     if (--w->pending > 0)
         return pr->acks == 0 ? KAFKA_SERVER_NO_RESPONSE : KAFKA_SERVER_DEFER;
     if (pr->acks == 0) {
@@ -247,10 +277,11 @@ typedef struct {
     size_t off, len;
 } span_t;
 
-/* Reads one partition into buf at most `limit` bytes (seglog returns at
- * least one whole batch when there is data); fills out and *span. */
-static void fetch_part(kafka_broker_t *b, const fetch_want_t *want, size_t limit, core_buf_t *buf,
-                       kafka_fetch_resp_part_t *out, span_t *span)
+/* Reads one partition into buf, at most `limit` bytes; only when `first`
+ * may a single batch larger than that come back (seglog returns at least
+ * one whole batch). Fills out and *span. */
+static void fetch_part(kafka_broker_t *b, const fetch_want_t *want, size_t limit, bool first,
+                       core_buf_t *buf, kafka_fetch_resp_part_t *out, span_t *span)
 {
     seglog_topic_t *t = seglog_topic_get(b->log, want->topic);
     seglog_part_t *p = t ? seglog_partition(t, want->partition) : NULL;
@@ -278,6 +309,8 @@ static void fetch_part(kafka_broker_t *b, const fetch_want_t *want, size_t limit
                 rc == CORE_ERANGE ? KAFKA_ERR_OFFSET_OUT_OF_RANGE : KAFKA_ERR_KAFKA_STORAGE_ERROR;
             buf->len = span->off;
         }
+        if (!first && buf->len - span->off > limit)
+            buf->len = span->off; /* its first batch does not fit: nothing this time */
         span->len = buf->len - span->off;
     }
 }
@@ -288,7 +321,8 @@ static size_t fetch_read(kafka_broker_t *b, const kafka_parked_fetch_t *f, core_
                          kafka_fetch_resp_topic_t *topics, span_t **spans, core_arena_t *a,
                          bool *any_error)
 {
-    size_t total = 0, remaining = f->max_bytes > 0 ? (size_t)f->max_bytes : 0;
+    size_t total = 0;
+    size_t remaining = f->max_bytes > 0 ? CORE_MIN((size_t)f->max_bytes, FETCH_MAX_BYTES) : 0;
     for (int32_t i = 0; i < f->n_topics; i++) {
         int32_t n = f->topics[i].n;
         kafka_fetch_resp_part_t *parts = core_arena_alloc(a, (size_t)n * sizeof *parts + 1);
@@ -297,10 +331,10 @@ static size_t fetch_read(kafka_broker_t *b, const kafka_parked_fetch_t *f, core_
             return SIZE_MAX;
         for (int32_t k = 0; k < n; k++) {
             const fetch_want_t *w = &f->topics[i].wants[k];
-            size_t want_max = (size_t)CORE_MAX(w->max_bytes, 0);
-            /* Until something is read, allow one batch past the limits. */
-            size_t limit = total == 0 ? CORE_MAX(want_max, 1) : CORE_MIN(want_max, remaining);
-            fetch_part(b, w, limit, data, &parts[k], &spans[i][k]);
+            size_t limit = CORE_MIN((size_t)CORE_MAX(w->max_bytes, 0), remaining);
+            /* Until something is read, one batch may pass the limits. */
+            fetch_part(b, w, total == 0 ? CORE_MAX(limit, 1) : limit, total == 0, data, &parts[k],
+                       &spans[i][k]);
             total += spans[i][k].len;
             remaining = spans[i][k].len >= remaining ? 0 : remaining - spans[i][k].len;
             *any_error |= parts[k].error_code != KAFKA_ERR_NONE;
@@ -325,7 +359,7 @@ static bool fetch_respond(kafka_broker_t *b, const kafka_parked_fetch_t *f, core
     size_t total =
         topics && spans ? fetch_read(b, f, &data, topics, spans, a, &any_error) : SIZE_MAX;
     bool failed = total == SIZE_MAX;
-    bool ready = force || any_error || failed || total >= (size_t)CORE_MAX(f->min_bytes, 1);
+    bool ready = force || any_error || failed || total >= (size_t)CORE_MAX(f->min_bytes, 0);
     if (ready) {
         kafka_fetch_resp_t resp = {0, KAFKA_ERR_UNKNOWN_SERVER_ERROR, 0, NULL, 0};
         if (!failed) {
@@ -397,6 +431,24 @@ int kafka_handle_fetch(kafka_req_t *req, kafka_request_body_t *body)
     return KAFKA_SERVER_DEFER;
 }
 
+/* True if a wanted partition has data past its fetch offset, or something
+ * changed that the answer must report (the topic or offset went away). A
+ * cheap test on offsets, so new data elsewhere does not make every parked
+ * fetch read its partitions. */
+static bool fetch_may_answer(kafka_broker_t *b, const kafka_parked_fetch_t *f)
+{
+    for (int32_t i = 0; i < f->n_topics; i++) {
+        for (int32_t k = 0; k < f->topics[i].n; k++) {
+            const fetch_want_t *w = &f->topics[i].wants[k];
+            seglog_topic_t *t = seglog_topic_get(b->log, w->topic);
+            seglog_part_t *p = t ? seglog_partition(t, w->partition) : NULL;
+            if (p == NULL || w->offset < seglog_log_start(p) || w->offset < seglog_log_end(p))
+                return true;
+        }
+    }
+    return false;
+}
+
 int64_t kafka_fetches_tick(kafka_broker_t *b, int64_t now_ms, bool all)
 {
     int64_t epoch = atomic_load_explicit(&b->data_epoch, memory_order_relaxed);
@@ -407,7 +459,9 @@ int64_t kafka_fetches_tick(kafka_broker_t *b, int64_t now_ms, bool all)
     while (*pp != NULL) {
         kafka_parked_fetch_t *f = *pp;
         bool expired = all || now_ms >= f->deadline_ms;
-        if ((new_data || expired) && fetch_respond(b, f, b->arena, &f->slot->out, expired)) {
+        bool gone = f->slot->conn == NULL; /* nobody to answer: drop it now */
+        if (gone || ((new_data || expired) && (expired || fetch_may_answer(b, f)) &&
+                     fetch_respond(b, f, b->arena, &f->slot->out, expired))) {
             *pp = f->next;
             kafka_broker_complete(b, f->slot);
             core_arena_destroy(f->arena);

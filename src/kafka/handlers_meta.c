@@ -9,8 +9,10 @@
  * default partition count; a name Kafka would reject gets
  * INVALID_TOPIC_EXCEPTION.
  *
- * DeleteTopics waits (parks) while any fsync is in flight, because the sync
- * threads hold partition handles that deleting the topic would free.
+ * DeleteTopics waits (parks) while fsyncs of a named topic are in flight,
+ * because the sync threads hold partition handles that deleting the topic
+ * would free; past the request's timeout such a topic gets
+ * REQUEST_TIMED_OUT.
  *
  * Threading: loop thread.
  */
@@ -22,6 +24,7 @@
 struct kafka_parked_delete {
     kafka_slot_t *slot;
     int16_t version;
+    int64_t deadline_ms; /* the request's timeout */
     core_arena_t *arena; /* owns the names */
     kafka_delete_topics_req_t req;
     struct kafka_parked_delete *next;
@@ -241,24 +244,38 @@ int kafka_handle_create_topics(kafka_req_t *req, kafka_request_body_t *body)
         req, kafka_encode_create_topics_resp(&req->slot->out, req->h.api_version, &resp));
 }
 
-static int16_t delete_one(kafka_broker_t *b, core_arena_t *a, kafka_bytes_t name)
+/* The topic a DeleteTopics names, or NULL (unknown, or not a valid name). */
+static seglog_topic_t *delete_target(kafka_broker_t *b, core_arena_t *a, kafka_bytes_t name)
 {
     char *cname = kafka_bytes_cstr_dup(a, name);
-    if (cname == NULL || seglog_topic_get(b->log, cname) == NULL)
+    return cname ? seglog_topic_get(b->log, cname) : NULL;
+}
+
+/* Deletes one topic; `timed_out` answers a topic still busy. */
+static int16_t delete_one(kafka_broker_t *b, core_arena_t *a, kafka_bytes_t name, bool timed_out)
+{
+    seglog_topic_t *t = delete_target(b, a, name);
+    if (t == NULL)
         return KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    const char *cname = seglog_topic_name(t);
     if (strcmp(cname, KAFKA_OFFSETS_TOPIC) == 0)
         return KAFKA_ERR_INVALID_REQUEST;
+    if (kafka_broker_topic_busy(b, t))
+        return timed_out ? KAFKA_ERR_REQUEST_TIMED_OUT : KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+    for (int32_t i = 0; i < seglog_topic_config(t)->partitions; i++)
+        kafka_producers_forget_part(b->producers, seglog_partition(t, i));
     kafka_groups_topic_deleted(b->groups, name);
-    if (seglog_topic_delete(b->log, cname) != 0) {
+    char *copy = core_arena_strndup(a, cname, SEGLOG_TOPIC_NAME_MAX);
+    if (copy == NULL || seglog_topic_delete(b->log, copy) != 0) {
         core_log(CORE_LOG_ERROR, "kafka", "delete %s: %s", cname, core_error_detail());
         return KAFKA_ERR_UNKNOWN_SERVER_ERROR;
     }
-    core_log(CORE_LOG_INFO, "kafka", "deleted topic %s", cname);
+    core_log(CORE_LOG_INFO, "kafka", "deleted topic %s", copy);
     return KAFKA_ERR_NONE;
 }
 
 static int encode_deletes(kafka_broker_t *b, core_arena_t *a, core_buf_t *out, int16_t version,
-                          const kafka_delete_topics_req_t *dr)
+                          const kafka_delete_topics_req_t *dr, bool timed_out)
 {
     kafka_delete_topics_resp_topic_t *res =
         core_arena_alloc(a, ((size_t)dr->n_topic_names + 1) * sizeof *res);
@@ -266,14 +283,26 @@ static int encode_deletes(kafka_broker_t *b, core_arena_t *a, core_buf_t *out, i
         return CORE_ENOMEM;
     for (int32_t i = 0; i < dr->n_topic_names; i++) {
         res[i].name = dr->topic_names[i];
-        res[i].error_code = delete_one(b, a, dr->topic_names[i]);
+        res[i].error_code = delete_one(b, a, dr->topic_names[i], timed_out);
         kafka_broker_count_error(b, KAFKA_API_DELETE_TOPICS, res[i].error_code);
     }
     kafka_delete_topics_resp_t resp = {0, res, dr->n_topic_names};
     return kafka_encode_delete_topics_resp(out, version, &resp);
 }
 
-/* Parks a DeleteTopics until no sync is in flight. */
+/* True if a named topic has fsyncs in flight: the sync threads hold its
+ * partition handles, so deleting it must wait. */
+static bool any_busy(kafka_broker_t *b, core_arena_t *a, const kafka_delete_topics_req_t *dr)
+{
+    for (int32_t i = 0; i < dr->n_topic_names; i++) {
+        seglog_topic_t *t = delete_target(b, a, dr->topic_names[i]);
+        if (t != NULL && kafka_broker_topic_busy(b, t))
+            return true;
+    }
+    return false;
+}
+
+/* Parks a DeleteTopics until its topics are idle or its timeout passes. */
 static int park_delete(kafka_req_t *req, const kafka_delete_topics_req_t *dr)
 {
     core_arena_t *a = core_arena_create(CORE_MEM_KAFKA, 4096, 16u << 20);
@@ -286,45 +315,59 @@ static int park_delete(kafka_req_t *req, const kafka_delete_topics_req_t *dr)
     }
     for (int32_t i = 0; i < dr->n_topic_names; i++)
         names[i] = kafka_bytes_dup(a, dr->topic_names[i]);
-    *d = (kafka_parked_delete_t){req->slot, req->h.api_version, a, *dr, req->b->deletes};
+    int64_t wait = CORE_MAX(dr->timeout_ms, 0);
+    *d = (kafka_parked_delete_t){req->slot, req->h.api_version, req->now_ms + wait, a, *dr, NULL};
     d->req.topic_names = names;
-    req->b->deletes = d;
+    kafka_parked_delete_t **tail = &req->b->deletes; /* answered in arrival order */
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = d;
     return KAFKA_SERVER_DEFER;
 }
 
 int kafka_handle_delete_topics(kafka_req_t *req, kafka_request_body_t *body)
 {
-    if (req->b->syncs_in_flight > 0)
+    if (any_busy(req->b, req->arena, &body->delete_topics))
         return park_delete(req, &body->delete_topics);
-    return kafka_broker_encoded(req, encode_deletes(req->b, req->arena, &req->slot->out,
-                                                    req->h.api_version, &body->delete_topics));
+    return kafka_broker_encoded(req,
+                                encode_deletes(req->b, req->arena, &req->slot->out,
+                                               req->h.api_version, &body->delete_topics, false));
 }
 
-static void finish_deletes(kafka_broker_t *b, bool cancel)
+static void answer_delete(kafka_broker_t *b, kafka_parked_delete_t *d, bool timed_out)
 {
-    kafka_parked_delete_t *d = b->deletes;
-    b->deletes = NULL;
-    while (d != NULL) {
-        kafka_parked_delete_t *next = d->next;
-        if (cancel)
-            d->req.n_topic_names = 0; /* answer with nothing deleted */
-        if (encode_deletes(b, d->arena, &d->slot->out, d->version, &d->req) != 0)
-            core_log(CORE_LOG_ERROR, "kafka", "cannot encode a DeleteTopics response");
-        kafka_broker_complete(b, d->slot);
-        core_arena_destroy(d->arena);
-        d = next;
+    if (encode_deletes(b, d->arena, &d->slot->out, d->version, &d->req, timed_out) != 0)
+        core_log(CORE_LOG_ERROR, "kafka", "cannot encode a DeleteTopics response");
+    kafka_broker_complete(b, d->slot);
+    core_arena_destroy(d->arena);
+}
+
+int64_t kafka_deletes_tick(kafka_broker_t *b, int64_t now_ms)
+{
+    int64_t next = INT64_MAX;
+    kafka_parked_delete_t **pp = &b->deletes;
+    while (*pp != NULL) {
+        kafka_parked_delete_t *d = *pp;
+        bool timed_out = now_ms >= d->deadline_ms;
+        if (timed_out || !any_busy(b, d->arena, &d->req)) {
+            *pp = d->next;
+            answer_delete(b, d, timed_out);
+            continue;
+        }
+        next = CORE_MIN(next, d->deadline_ms);
+        pp = &d->next;
     }
-}
-
-void kafka_deletes_tick(kafka_broker_t *b)
-{
-    if (b->syncs_in_flight == 0)
-        finish_deletes(b, false);
+    return next;
 }
 
 void kafka_deletes_cancel(kafka_broker_t *b)
 {
-    finish_deletes(b, true);
+    while (b->deletes != NULL) {
+        kafka_parked_delete_t *d = b->deletes;
+        b->deletes = d->next;
+        d->req.n_topic_names = 0; /* shutting down: answer with nothing deleted */
+        answer_delete(b, d, true);
+    }
 }
 
 int kafka_handle_find_coordinator(kafka_req_t *req, kafka_request_body_t *body)

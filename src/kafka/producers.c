@@ -5,8 +5,9 @@
  * State is keyed by (producer id, partition handle) in a hash map; each
  * entry keeps the epoch and a ring of the last KAFKA_PRODUCER_BATCHES
  * batches' sequence ranges and base offsets. Partition handles stay valid
- * while their topic exists; entries of a deleted topic are harmless (a new
- * topic gets new handles) and are dropped with the broker.
+ * while their topic exists; when a topic is deleted its entries must be
+ * dropped (kafka_producers_forget_part), because the allocator may give a
+ * later partition the same address.
  *
  * Threading: loop thread only.
  */
@@ -115,6 +116,30 @@ int16_t kafka_producers_check(kafka_producers_t *ps, const seglog_part_t *part,
     if (h->base_sequence != seq_add(latest->last_seq, 1))
         return KAFKA_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
     return KAFKA_ERR_NONE;
+}
+
+void kafka_producers_forget_part(kafka_producers_t *ps, const seglog_part_t *part)
+{
+    size_t cursor = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    for (;;) { /* deleting disturbs iteration: restart after each removal */
+        bool removed = false;
+        cursor = 0;
+        while (core_map_next(ps->states, &cursor, &k, &kl, &v)) {
+            state_key_t key;
+            memcpy(&key, k, sizeof key);
+            if (key.part == part) {
+                core_map_del(ps->states, &key, sizeof key, NULL);
+                core_free(v);
+                removed = true;
+                break;
+            }
+        }
+        if (!removed)
+            return;
+    }
 }
 
 int kafka_producers_record(kafka_producers_t *ps, const seglog_part_t *part,

@@ -40,6 +40,9 @@ int64_t kafka_producers_new_id(kafka_producers_t *ps);
  * original base offset (answer success with it), or an error code. */
 int16_t kafka_producers_check(kafka_producers_t *ps, const seglog_part_t *part,
                               const record_batch_header_t *h, int64_t *dup_base);
+/* Drops every producer's state for `part`, which is about to be deleted:
+ * its handle may be reused by a partition created later. */
+void kafka_producers_forget_part(kafka_producers_t *ps, const seglog_part_t *part);
 /* Records a batch appended at base_offset. CORE_ENOMEM if it cannot. */
 int kafka_producers_record(kafka_producers_t *ps, const seglog_part_t *part,
                            const record_batch_header_t *h, int64_t base_offset);

@@ -204,9 +204,10 @@ int seglog_append(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_of
 static void call_hook(seglog_part_t *p)
 {
     seglog_t *log = p->topic->log;
-    void (*fn)(void *, seglog_part_t *) = atomic_load(&log->append_hook);
-    if (fn != NULL)
-        fn(atomic_load(&log->append_hook_arg), p);
+    pthread_rwlock_rdlock(&log->hook_lock);
+    if (log->append_hook != NULL)
+        log->append_hook(log->append_hook_arg, p);
+    pthread_rwlock_unlock(&log->hook_lock);
 }
 
 int seglog_append_nowait(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *base_offset,
@@ -298,6 +299,11 @@ static void sync_round(seglog_part_t *p)
 
 int seglog_sync(seglog_part_t *p, int64_t end_offset)
 {
+    /* log_end only grows, so checking before the wait is enough. */
+    int64_t log_end = seglog_log_end(p);
+    if (end_offset > log_end)
+        return core_error(CORE_ERANGE, "%s: sync to offset %" PRId64 " beyond the log end %" PRId64,
+                          p->name, end_offset, log_end);
     pthread_mutex_lock(&p->sync_mu);
     while (!p->failed && p->durable_end < end_offset) {
         if (p->syncing)

@@ -166,6 +166,7 @@ static void log_free(seglog_t *log)
 {
     destroy_topics(log);
     pthread_mutex_destroy(&log->mu);
+    pthread_rwlock_destroy(&log->hook_lock);
     pthread_cond_destroy(&log->flusher_cv);
     if (log->lock_fd >= 0)
         close(log->lock_fd); /* releases the flock */
@@ -218,6 +219,7 @@ int seglog_open(const char *data_dir, seglog_t **out)
         return CORE_ENOMEM;
     log->lock_fd = -1;
     pthread_mutex_init(&log->mu, NULL);
+    pthread_rwlock_init(&log->hook_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -300,8 +302,10 @@ void seglog_close(seglog_t *log)
 
 void seglog_set_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg)
 {
-    atomic_store(&log->append_hook_arg, arg);
-    atomic_store(&log->append_hook, fn);
+    pthread_rwlock_wrlock(&log->hook_lock);
+    log->append_hook = fn;
+    log->append_hook_arg = arg;
+    pthread_rwlock_unlock(&log->hook_lock);
 }
 
 bool seglog_recovered(const seglog_t *log)

@@ -127,13 +127,15 @@ int32_t seglog_part_id(const seglog_part_t *p);
 
 /* Registers fn to be called after every append to any partition, from the
  * appending thread, once the batch is readable (e.g. to wake parked fetch
- * requests). fn must be quick and thread-safe. One hook per log; NULL
- * removes it. */
+ * requests). fn must be quick and thread-safe, and must not append or set
+ * the hook. One hook per log; NULL removes it. Setting waits until calls
+ * already in progress have returned, so after removal arg may be freed. */
 void seglog_set_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg);
 
 /* Blocks until everything below `end_offset` is on disk (group commit: one
  * fdatasync serves every waiter). Returns CORE_EFAILED if the partition has
- * failed, e.g. because an fsync reported an error. */
+ * failed, e.g. because an fsync reported an error, and CORE_ERANGE if
+ * end_offset is beyond the log end. */
 int seglog_sync(seglog_part_t *p, int64_t end_offset);
 
 /* Reads whole batches starting with the one that contains `offset`, up to

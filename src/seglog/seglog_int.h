@@ -108,9 +108,11 @@ struct seglog {
     core_map_t *topics; /* name -> seglog_topic_t*, guarded by mu */
     bool recovered;
 
-    /* Append hook; written before appends start, read by appenders. */
-    _Atomic(void (*)(void *, seglog_part_t *)) append_hook;
-    void *_Atomic append_hook_arg;
+    /* Append hook. Appenders call it under hook_lock for reading, so
+     * replacing it (for writing) waits for calls in progress. */
+    pthread_rwlock_t hook_lock;
+    void (*append_hook)(void *, seglog_part_t *);
+    void *append_hook_arg;
 
     pthread_t flusher;
     bool flusher_started;
