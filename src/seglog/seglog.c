@@ -20,7 +20,8 @@
  *
  * Threading: mu guards the topic map; topic pointers stay valid until the
  * topic is deleted or the log closed, so callers must not delete a topic
- * that another thread is still using.
+ * that another thread is still using. The flusher fsyncs without mu, under
+ * life_lock held for reading; deletion takes life_lock for writing.
  */
 #include "seglog/seglog_int.h"
 
@@ -75,9 +76,45 @@ static void flush_one(seglog_part_t *p, void *arg)
         core_log(CORE_LOG_WARN, "seglog", "%s: retention: %s", p->name, core_error_detail());
 }
 
+typedef struct {
+    seglog_part_t **v;
+    size_t n, cap;
+} part_list_t;
+
+static void collect_one(seglog_part_t *p, void *arg)
+{
+    part_list_t *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        seglog_part_t **v = core_realloc(CORE_MEM_SEGLOG, l->v, cap * sizeof *v);
+        if (v == NULL)
+            return; /* this pass skips the rest; the next one retries */
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = p;
+}
+
+/* One pass over every partition. The fsyncs run WITHOUT mu (holding it
+ * would stall every seglog_topic_get for an fsync); life_lock, held for
+ * reading, keeps topic deletion from freeing the partitions meanwhile.
+ * Called with mu held; returns with it held. */
+static void flush_pass(seglog_t *log, flush_pass_t *f, part_list_t *parts)
+{
+    parts->n = 0;
+    each_partition(log, collect_one, parts);
+    pthread_mutex_unlock(&log->mu);
+    pthread_rwlock_rdlock(&log->life_lock);
+    for (size_t i = 0; i < parts->n; i++)
+        flush_one(parts->v[i], f);
+    pthread_rwlock_unlock(&log->life_lock);
+    pthread_mutex_lock(&log->mu);
+}
+
 static void *flusher_main(void *arg)
 {
     seglog_t *log = arg;
+    part_list_t parts = {NULL, 0, 0};
     pthread_mutex_lock(&log->mu);
     while (!log->stopping) {
         flush_pass_t f = {core_mono_ms(), FLUSHER_MAX_SLEEP_MS, false};
@@ -85,7 +122,9 @@ static void *flusher_main(void *arg)
             f.retention = true;
             log->next_retention_ms = f.now_ms + RETENTION_CHECK_MS;
         }
-        each_partition(log, flush_one, &f);
+        flush_pass(log, &f, &parts);
+        if (log->stopping)
+            break;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t ns = ts.tv_nsec + CORE_MAX(f.next_ms, 1) * 1000000;
@@ -94,6 +133,7 @@ static void *flusher_main(void *arg)
         pthread_cond_timedwait(&log->flusher_cv, &log->mu, &ts);
     }
     pthread_mutex_unlock(&log->mu);
+    core_free(parts.v);
     return NULL;
 }
 
@@ -167,6 +207,7 @@ static void log_free(seglog_t *log)
     destroy_topics(log);
     pthread_mutex_destroy(&log->mu);
     pthread_rwlock_destroy(&log->hook_lock);
+    pthread_rwlock_destroy(&log->life_lock);
     pthread_cond_destroy(&log->flusher_cv);
     if (log->lock_fd >= 0)
         close(log->lock_fd); /* releases the flock */
@@ -220,6 +261,7 @@ int seglog_open(const char *data_dir, seglog_t **out)
     log->lock_fd = -1;
     pthread_mutex_init(&log->mu, NULL);
     pthread_rwlock_init(&log->hook_lock, NULL);
+    pthread_rwlock_init(&log->life_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -366,10 +408,13 @@ int seglog_topic_create(seglog_t *log, const char *name, const seglog_topic_conf
 
 int seglog_topic_delete(seglog_t *log, const char *name)
 {
+    /* Waits for a flusher pass that may be using the partitions. */
+    pthread_rwlock_wrlock(&log->life_lock);
     pthread_mutex_lock(&log->mu);
     void *v = NULL;
     if (!core_map_del(log->topics, name, strlen(name), &v)) {
         pthread_mutex_unlock(&log->mu);
+        pthread_rwlock_unlock(&log->life_lock);
         return core_error(CORE_ENOENT, "topic '%s' does not exist", name);
     }
     seglog_topic_t *t = v;
@@ -383,6 +428,7 @@ int seglog_topic_delete(seglog_t *log, const char *name)
         rc = seglog_remove_tree(t->parts[i]->dir);
     seglog_topic_destroy(t);
     pthread_mutex_unlock(&log->mu);
+    pthread_rwlock_unlock(&log->life_lock);
     return rc;
 }
 

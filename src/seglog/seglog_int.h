@@ -4,6 +4,10 @@
  * Ownership and locks (STYLE.md rule 7):
  *
  *   seglog_t.mu        guards the topic map and each topic's existence.
+ *   seglog_t.life_lock rwlock: the flusher holds it for reading while it
+ *                      works on partitions outside mu; topic deletion holds
+ *                      it for writing, so it never frees a partition the
+ *                      flusher is syncing.
  *   part.append_mu     serialises appenders, rolls and retention; held while
  *                      bytes are written to the active segment.
  *   part.seg_lock      rwlock over the segment array and every field a reader
@@ -15,7 +19,7 @@
  *   part.sync_mu       guards durable_end, syncing, the failure state, and
  *                      last_flush_ms; sync_cv wakes group-commit waiters.
  *
- * Lock order: seglog.mu -> append_mu -> seg_lock -> sync_mu.
+ * Lock order: life_lock -> seglog.mu -> append_mu -> seg_lock -> sync_mu.
  *
  * Invariants of a partition with segments s[0..n):
  *   s[i].base_offset < s[i+1].base_offset and s[i].next_offset ==
@@ -105,7 +109,8 @@ struct seglog {
     int lock_fd; /* holds an exclusive flock on DATA/.lock while open */
     char *topics_dir;
     pthread_mutex_t mu;
-    core_map_t *topics; /* name -> seglog_topic_t*, guarded by mu */
+    pthread_rwlock_t life_lock; /* see the lock list above */
+    core_map_t *topics;         /* name -> seglog_topic_t*, guarded by mu */
     bool recovered;
 
     /* Append hook. Appenders call it under hook_lock for reading, so
