@@ -58,6 +58,7 @@
  * array; the main thread reads the samples only after joining it, and the
  * two share only the atomics in latency_run_t.
  */
+#include "bench_common.h"
 #include "core/core.h"
 
 #include <errno.h>
@@ -225,16 +226,6 @@ static double run_rec_s(const run_t *r)
 }
 
 /* "3.12M", "845.0k" or "12". */
-static const char *fmt_count(char *out, size_t n, double v)
-{
-    if (v >= 1e6)
-        snprintf(out, n, "%.2fM", v / 1e6);
-    else if (v >= 1e3)
-        snprintf(out, n, "%.1fk", v / 1e3);
-    else
-        snprintf(out, n, "%.0f", v);
-    return out;
-}
 
 static const char *verdict(bench_t *b, bool ok)
 {
@@ -256,23 +247,6 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Nearest rank: the smallest sample with at least p% of samples <= it. */
-static double percentile_ms(const int64_t *sorted, int64_t n, unsigned p)
-{
-    int64_t rank = ((int64_t)p * n + 99) / 100;
-    if (rank < 1)
-        rank = 1;
-    return (double)sorted[rank - 1] / 1e6;
-}
-
-static int path_join(char *out, size_t n, const char *dir, const char *name)
-{
-    int len = snprintf(out, n, "%s/%s", dir, name);
-    if (len < 0 || (size_t)len >= n) {
-        fprintf(stderr, "bench_kafka: path too long: %s/%s\n", dir, name);
-        return CORE_EINVAL;
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------------------
  * The strata broker child
@@ -688,9 +662,9 @@ static void print_produce_line(const side_t *s, run_t *runs, int rounds, double 
 {
     char c[32];
     printf("produce  %-16s %9s rec/s %7.1f MB/s   rounds:", s->label,
-           fmt_count(c, sizeof c, median), median * VALUE_BYTES / MB);
+           bench_fmt_count(c, sizeof c, median), median * VALUE_BYTES / MB);
     for (int i = 0; i < rounds; i++)
-        printf(" %s", fmt_count(c, sizeof c, run_rec_s(&runs[i])));
+        printf(" %s", bench_fmt_count(c, sizeof c, run_rec_s(&runs[i])));
     printf("; bench cpu");
     for (int i = 0; i < rounds; i++)
         printf(" %.0f%%", 100.0 * runs[i].bench_cpu);
@@ -850,7 +824,8 @@ static void print_percentiles(const char *label, const char *what, int64_t *lat,
 {
     qsort(lat, (size_t)n, sizeof lat[0], cmp_i64);
     printf("  %-16s %-4s p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms", label, what,
-           percentile_ms(lat, n, 50), percentile_ms(lat, n, 99), (double)lat[n - 1] / 1e6);
+           bench_percentile_ms(lat, n, 50), bench_percentile_ms(lat, n, 99),
+           (double)lat[n - 1] / 1e6);
 }
 
 static void print_latency_lines(const side_t *s, latency_run_t *lr, delivery_t *d)
@@ -858,7 +833,7 @@ static void print_latency_lines(const side_t *s, latency_run_t *lr, delivery_t *
     char c[32];
     print_percentiles(s->label, "e2e", lr->lat, lr->n);
     printf("   sent at %s rec/s; bench cpu %.0f%%",
-           fmt_count(c, sizeof c, (double)lr->cap * 1e9 / (double)CORE_MAX(lr->sent_ns, 1)),
+           bench_fmt_count(c, sizeof c, (double)lr->cap * 1e9 / (double)CORE_MAX(lr->sent_ns, 1)),
            100.0 * lr->bench_cpu);
     if (lr->broker_cpu >= 0)
         printf(", broker cpu %.0f%%", 100.0 * lr->broker_cpu);
@@ -944,7 +919,7 @@ static int phase_latency(bench_t *b, const side_t *strata, const side_t *mock, d
     printf("e2e latency at %s rec/s (half of strata's median peak), %.1f s per side, from each "
            "record's scheduled send time to its receipt by a consumer (fetch.wait.max.ms=%s, "
            "fetch.min.bytes=1):\n",
-           fmt_count(c, sizeof c, rate), b->opt.seconds, FETCH_WAIT_MS);
+           bench_fmt_count(c, sizeof c, rate), b->opt.seconds, FETCH_WAIT_MS);
     fflush(stdout);
     int rc = latency_run(b, strata, rate);
     if (rc == 0)
@@ -957,37 +932,6 @@ static int phase_latency(bench_t *b, const side_t *strata, const side_t *mock, d
  * Setup, teardown and main
  * ------------------------------------------------------------------------ */
 
-static const char *fs_name(const char *dir, bool *tmpfs)
-{
-    static const struct {
-        long magic;
-        const char *name;
-    } known[] = {{0xEF53, "ext2/3/4"},  {0x58465342, "xfs"},   {0x9123683E, "btrfs"},
-                 {0x01021994, "tmpfs"}, {0x858458F6, "ramfs"}, {0x794C7630, "overlayfs"},
-                 {0x2FC12FC1, "zfs"},   {0x6969, "nfs"},       {0xF2F52010, "f2fs"}};
-    struct statfs st;
-    *tmpfs = false;
-    if (statfs(dir, &st) != 0)
-        return "unknown file system";
-    for (size_t i = 0; i < CORE_ARRAY_LEN(known); i++) {
-        if ((long)st.f_type == known[i].magic) {
-            *tmpfs = known[i].magic == 0x01021994 || known[i].magic == 0x858458F6;
-            return known[i].name;
-        }
-    }
-    return "unknown file system";
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    if (remove(path) != 0)
-        fprintf(stderr, "bench_kafka: cleanup: remove %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_kafka [--records N] [--rounds N] [--seconds S] [--dir DIR] "
@@ -999,15 +943,6 @@ static void usage(FILE *f)
                "                 use a disk, not tmpfs\n"
                "  --strata PATH  the strata binary (default: ../strata beside this program)\n"
                "  --quick        tiny sizes, a few seconds (smoke test)\n");
-}
-
-static int parse_count(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    int rc = s != NULL ? core_parse_i64(s, min, max, out) : CORE_EINVAL;
-    if (rc != 0)
-        fprintf(stderr, "bench_kafka: %s needs a whole number from %lld to %lld\n", opt,
-                (long long)min, (long long)max);
-    return rc;
 }
 
 static int parse_options(int argc, char **argv, options_t *o)
@@ -1023,11 +958,11 @@ static int parse_options(int argc, char **argv, options_t *o)
         else if (strcmp(argv[i], "--strata") == 0 && next != NULL)
             o->strata = argv[++i];
         else if (strcmp(argv[i], "--records") == 0)
-            rc = parse_count("--records", argv[++i], 1, 1000000000, &records);
+            rc = bench_parse_count("--records", argv[++i], 1, 1000000000, &records);
         else if (strcmp(argv[i], "--rounds") == 0)
-            rc = parse_count("--rounds", argv[++i], 1, MAX_ROUNDS, &rounds);
+            rc = bench_parse_count("--rounds", argv[++i], 1, MAX_ROUNDS, &rounds);
         else if (strcmp(argv[i], "--seconds") == 0)
-            rc = parse_count("--seconds", argv[++i], 1, 600, &seconds);
+            rc = bench_parse_count("--seconds", argv[++i], 1, 600, &seconds);
         else if (strcmp(argv[i], "--quick") == 0)
             o->quick = true;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -1054,7 +989,7 @@ static int find_strata(bench_t *b)
         if (n < 0)
             return sys_fail("readlink", "/proc/self/exe");
         self[n] = '\0';
-        int rc = path_join(guess, sizeof guess, dirname(self), "../strata");
+        int rc = bench_path_join(guess, sizeof guess, dirname(self), "../strata");
         if (rc != 0)
             return rc;
         if (realpath(guess, b->strata) == NULL) {
@@ -1098,18 +1033,18 @@ static int setup(bench_t *b)
     bool tmpfs;
     int rc = find_strata(b);
     if (rc == 0)
-        rc = path_join(b->dir, sizeof b->dir, b->opt.base_dir, "strata-bench-kafka-XXXXXX");
+        rc = bench_path_join(b->dir, sizeof b->dir, b->opt.base_dir, "strata-bench-kafka-XXXXXX");
     if (rc != 0)
         return rc;
     if (mkdtemp(b->dir) == NULL)
         return sys_fail("mkdtemp", b->dir);
     b->made_dir = true;
-    rc = path_join(b->data_dir, sizeof b->data_dir, b->dir, "data");
+    rc = bench_path_join(b->data_dir, sizeof b->data_dir, b->dir, "data");
     if (rc == 0)
-        rc = path_join(b->log_path, sizeof b->log_path, b->dir, "broker.log");
+        rc = bench_path_join(b->log_path, sizeof b->log_path, b->dir, "broker.log");
     if (rc != 0)
         return rc;
-    const char *fs = fs_name(b->dir, &tmpfs);
+    const char *fs = bench_fs_name(b->dir, &tmpfs);
     printf("kafka bench: %lld records x %d B values (no key), acks=1, linger.ms=%s, "
            "batch.size=%s, librdkafka %s\n",
            (long long)b->opt.records, VALUE_BYTES, LINGER_MS, BATCH_SIZE, rd_kafka_version_str());
@@ -1142,11 +1077,12 @@ static void teardown(bench_t *b, int *rc)
     if (*rc != 0 && b->made_dir)
         broker_log_tail(b);
     if (b->made_dir)
-        nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bench_remove_tree(b->dir);
 }
 
 int main(int argc, char **argv)
 {
+    bench_set_name("bench_kafka");
     bench_t b;
     memset(&b, 0, sizeof b);
     b.broker_out = -1;

@@ -52,6 +52,7 @@
  */
 #include "seglog/seglog.h"
 #include "record/record.h"
+#include "bench_common.h"
 #include "core/core.h"
 
 #include <dirent.h>
@@ -173,16 +174,6 @@ static double run_cpu_pct(const run_t *r)
 }
 
 /* "3.12M", "845.0k" or "12". */
-static const char *fmt_count(char *out, size_t n, double v)
-{
-    if (v >= 1e6)
-        snprintf(out, n, "%.2fM", v / 1e6);
-    else if (v >= 1e3)
-        snprintf(out, n, "%.1fk", v / 1e3);
-    else
-        snprintf(out, n, "%.0f", v);
-    return out;
-}
 
 static const char *verdict(bench_t *b, bool ok)
 {
@@ -198,13 +189,6 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Nearest rank: the smallest sample with at least p% of samples <= it. */
-static double percentile_ms(const int64_t *sorted, size_t n, unsigned p)
-{
-    size_t rank = (p * n + 99) / 100;
-    if (rank < 1)
-        rank = 1;
-    return (double)sorted[rank - 1] / 1e6;
-}
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -216,16 +200,6 @@ static int write_all(int fd, const uint8_t *p, size_t n)
             return -1;
         p += w;
         n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int path_join(char *out, size_t n, const char *dir, const char *name)
-{
-    int len = snprintf(out, n, "%s/%s", dir, name);
-    if (len < 0 || (size_t)len >= n) {
-        fprintf(stderr, "bench_seglog: path too long: %s/%s\n", dir, name);
-        return CORE_EINVAL;
     }
     return 0;
 }
@@ -405,7 +379,7 @@ static int write_reference(bench_t *b, pool_t *pl, bool datasync, run_t *r)
     char path[PATH_MAX];
     uint8_t *batch;
     size_t len;
-    int rc = path_join(path, sizeof path, b->dir, "reference-write");
+    int rc = bench_path_join(path, sizeof path, b->dir, "reference-write");
     if (rc != 0)
         return rc;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -520,9 +494,9 @@ static int read_plain(bench_t *b, seglog_part_t *p, run_t *r)
 {
     char topics[PATH_MAX], part_dir[PATH_MAX], path[PATH_MAX];
     struct dirent **names = NULL;
-    int rc = path_join(topics, sizeof topics, b->data_dir, "topics");
+    int rc = bench_path_join(topics, sizeof topics, b->data_dir, "topics");
     if (rc == 0)
-        rc = path_join(part_dir, sizeof part_dir, topics, seglog_part_name(p));
+        rc = bench_path_join(part_dir, sizeof part_dir, topics, seglog_part_name(p));
     if (rc != 0)
         return rc;
     int n = scandir(part_dir, &names, keep_log_file, alphasort);
@@ -533,7 +507,7 @@ static int read_plain(bench_t *b, seglog_part_t *p, run_t *r)
     memset(r, 0, sizeof *r);
     int64_t t0 = core_mono_ns(), c0 = cpu_ns();
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = path_join(path, sizeof path, part_dir, names[i]->d_name);
+        rc = bench_path_join(path, sizeof path, part_dir, names[i]->d_name);
         if (rc == 0)
             rc = pread_file(path, buf, r);
     }
@@ -552,7 +526,7 @@ static void print_never(bench_t *b, const char *label, const run_t *r, const run
     double ratio = run_mb_s(ref) > 0 ? run_mb_s(r) / run_mb_s(ref) : 0.0;
     printf("flush=never    %-19s %7s rec/s %7.1f MB/s  cpu %3.0f%%   vs write() %7.1f MB/s "
            " ratio %.2f   target >= 2M rec/s  %s\n",
-           label, fmt_count(rate, sizeof rate, run_rec_s(r)), run_mb_s(r), run_cpu_pct(r),
+           label, bench_fmt_count(rate, sizeof rate, run_rec_s(r)), run_mb_s(r), run_cpu_pct(r),
            run_mb_s(ref), ratio, verdict(b, run_rec_s(r) >= TARGET_NEVER_REC_S));
     fflush(stdout);
 }
@@ -563,7 +537,7 @@ static void print_read(const run_t *rd, const run_t *ref)
     double ratio = run_mb_s(ref) > 0 ? run_mb_s(rd) / run_mb_s(ref) : 0.0;
     printf("read-back      seglog_read + iter  %7s rec/s %7.1f MB/s  cpu %3.0f%%   vs pread  "
            "%8.1f MB/s  ratio %.2f   (1 MiB reads, page cache, no CRC check)\n",
-           fmt_count(rate, sizeof rate, run_rec_s(rd)), run_mb_s(rd), run_cpu_pct(rd),
+           bench_fmt_count(rate, sizeof rate, run_rec_s(rd)), run_mb_s(rd), run_cpu_pct(rd),
            run_mb_s(ref), ratio);
     fflush(stdout);
 }
@@ -699,7 +673,7 @@ static int phase_interval(bench_t *b)
     char rate[32];
     printf("flush=interval append + sync       %7s rec/s %7.1f MB/s  cpu %3.0f%%   vs "
            "write+fdatasync %.1f MB/s  ratio %.2f  target >= %.2f  %s\n",
-           fmt_count(rate, sizeof rate, run_rec_s(&run)), run_mb_s(&run), run_cpu_pct(&run),
+           bench_fmt_count(rate, sizeof rate, run_rec_s(&run)), run_mb_s(&run), run_cpu_pct(&run),
            run_mb_s(&ref), ratio, TARGET_INTERVAL_RATIO,
            verdict(b, ratio >= TARGET_INTERVAL_RATIO));
     fflush(stdout);
@@ -812,7 +786,7 @@ static int bare_fdatasync(bench_t *b, int64_t n, int64_t *lat)
 {
     char path[PATH_MAX];
     uint8_t block[BARE_BLOCK_BYTES];
-    int rc = path_join(path, sizeof path, b->dir, "reference-fdatasync");
+    int rc = bench_path_join(path, sizeof path, b->dir, "reference-fdatasync");
     if (rc != 0)
         return rc;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -844,7 +818,7 @@ static int always_level(bench_t *b, int threads, int64_t *lat)
     if (rc != 0)
         return rc;
     qsort(lat, n, sizeof *lat, cmp_i64);
-    double bare50 = percentile_ms(lat, n, 50), bare99 = percentile_ms(lat, n, 99);
+    double bare50 = bench_percentile_ms(lat, n, 50), bare99 = bench_percentile_ms(lat, n, 99);
     snprintf(topic, sizeof topic, "always-%d", threads);
     rc = topic_open(b, topic, SEGLOG_FLUSH_ALWAYS, &p);
     if (rc == 0)
@@ -856,7 +830,7 @@ static int always_level(bench_t *b, int threads, int64_t *lat)
     if (rc != 0)
         return rc;
     qsort(lat, n, sizeof *lat, cmp_i64);
-    double p50 = percentile_ms(lat, n, 50), p99 = percentile_ms(lat, n, 99);
+    double p50 = bench_percentile_ms(lat, n, 50), p99 = bench_percentile_ms(lat, n, 99);
     double ratio = bare99 > 0 ? p99 / bare99 : 0.0;
     printf("flush=always  %2d appender%s  p50 %6.3f ms  p99 %6.3f ms  %6.0f appends/s   bare "
            "fdatasync p50 %.3f p99 %.3f   p99 ratio %.2f",
@@ -888,42 +862,6 @@ static int phase_always(bench_t *b)
  * Setup, teardown and main
  * ------------------------------------------------------------------------ */
 
-static const char *fs_name(const char *dir, bool *tmpfs)
-{
-    static const struct {
-        long magic;
-        const char *name;
-    } known[] = {{0xEF53, "ext2/3/4"},  {0x58465342, "xfs"},   {0x9123683E, "btrfs"},
-                 {0x01021994, "tmpfs"}, {0x858458F6, "ramfs"}, {0x794C7630, "overlayfs"},
-                 {0x2FC12FC1, "zfs"},   {0x6969, "nfs"},       {0xF2F52010, "f2fs"}};
-    struct statfs st;
-    *tmpfs = false;
-    if (statfs(dir, &st) != 0)
-        return "unknown file system";
-    for (size_t i = 0; i < CORE_ARRAY_LEN(known); i++) {
-        if ((long)st.f_type == known[i].magic) {
-            *tmpfs = known[i].magic == 0x01021994 || known[i].magic == 0x858458F6;
-            return known[i].name;
-        }
-    }
-    return "unknown file system";
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    if (remove(path) != 0)
-        fprintf(stderr, "bench_seglog: cleanup: remove %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_seglog [--dir DIR] [--records N] [--appends N] [--rounds N] "
@@ -933,15 +871,6 @@ static void usage(FILE *f)
                "  --appends N    flush=always appends per thread-count level (default 5000)\n"
                "  --rounds N     rounds of the throughput phases, median shown (default 3)\n"
                "  --quick        tiny sizes, a few seconds (smoke test)\n");
-}
-
-static int parse_count(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    int rc = s != NULL ? core_parse_i64(s, min, max, out) : CORE_EINVAL;
-    if (rc != 0)
-        fprintf(stderr, "bench_seglog: %s needs a whole number from %lld to %lld\n", opt,
-                (long long)min, (long long)max);
-    return rc;
 }
 
 static int parse_options(int argc, char **argv, options_t *o)
@@ -956,13 +885,13 @@ static int parse_options(int argc, char **argv, options_t *o)
             o->base_dir = next;
             i++;
         } else if (strcmp(argv[i], "--records") == 0) {
-            rc = parse_count("--records", next, 1, 1000000000, &records);
+            rc = bench_parse_count("--records", next, 1, 1000000000, &records);
             i++;
         } else if (strcmp(argv[i], "--appends") == 0) {
-            rc = parse_count("--appends", next, MAX_APPENDERS, 1000000000, &appends);
+            rc = bench_parse_count("--appends", next, MAX_APPENDERS, 1000000000, &appends);
             i++;
         } else if (strcmp(argv[i], "--rounds") == 0) {
-            rc = parse_count("--rounds", next, 1, MAX_ROUNDS, &rounds);
+            rc = bench_parse_count("--rounds", next, 1, MAX_ROUNDS, &rounds);
             i++;
         } else if (strcmp(argv[i], "--quick") == 0)
             o->quick = true;
@@ -983,18 +912,18 @@ static int parse_options(int argc, char **argv, options_t *o)
 static int setup(bench_t *b)
 {
     bool tmpfs;
-    int rc = path_join(b->dir, sizeof b->dir, b->opt.base_dir, "strata-bench-seglog-XXXXXX");
+    int rc = bench_path_join(b->dir, sizeof b->dir, b->opt.base_dir, "strata-bench-seglog-XXXXXX");
     if (rc != 0)
         return rc;
     if (mkdtemp(b->dir) == NULL)
         return sys_fail("mkdtemp", b->dir);
     b->made_dir = true;
-    rc = path_join(b->data_dir, sizeof b->data_dir, b->dir, "data");
+    rc = bench_path_join(b->data_dir, sizeof b->data_dir, b->dir, "data");
     if (rc != 0)
         return rc;
     for (int i = 0; i < VALUE_BYTES; i++)
         b->value[i] = (uint8_t)(i * 151 + 17); /* fixed filler; no codec looks at it */
-    const char *fs = fs_name(b->dir, &tmpfs);
+    const char *fs = bench_fs_name(b->dir, &tmpfs);
     printf("seglog bench: %lld records x %d B values + %d B keys, batches of %d, dir %s (%s)\n",
            (long long)b->opt.never_records, VALUE_BYTES, KEY_BYTES, BATCH_RECORDS, b->dir, fs);
     if (tmpfs)
@@ -1011,6 +940,7 @@ static int setup(bench_t *b)
 
 int main(int argc, char **argv)
 {
+    bench_set_name("bench_seglog");
     bench_t b;
     memset(&b, 0, sizeof b);
     int rc = parse_options(argc, argv, &b.opt);
@@ -1026,7 +956,7 @@ int main(int argc, char **argv)
         rc = phase_always(&b);
     seglog_close(b.log);
     if (b.made_dir)
-        remove_tree(b.dir);
+        bench_remove_tree(b.dir);
     if (rc != 0)
         return 1;
     printf("targets met: %d of %d; total %.1f s\n", b.targets_met, b.targets,
