@@ -91,6 +91,8 @@ static void produce_part(kafka_req_t *req, seglog_topic_t *t, const kafka_produc
         return;
     }
     int64_t base = -1, end = -1;
+    if (h.producer_id >= 0)
+        kafka_producers_load(b->producers, p); /* once per partition: state after a restart */
     int16_t err = kafka_producers_check(b->producers, p, &h, &base);
     if (err == KAFKA_ERR_DUPLICATE_SEQUENCE_NUMBER) {
         atomic_fetch_add(&b->duplicate_batches, 1);

@@ -28,6 +28,7 @@ typedef struct {
 
 struct kafka_producers {
     core_map_t *states; /* key: {pid, part pointer} */
+    core_map_t *loaded; /* part pointers whose log tail was replayed */
     int64_t last_id;
 };
 
@@ -42,7 +43,10 @@ int kafka_producers_create(kafka_producers_t **out)
     if (ps == NULL)
         return CORE_ENOMEM;
     ps->states = core_map_create(CORE_MEM_KAFKA, 64);
-    if (ps->states == NULL) {
+    ps->loaded = core_map_create(CORE_MEM_KAFKA, 16);
+    if (ps->states == NULL || ps->loaded == NULL) {
+        core_map_destroy(ps->states);
+        core_map_destroy(ps->loaded);
         core_free(ps);
         return CORE_ENOMEM;
     }
@@ -61,6 +65,7 @@ void kafka_producers_destroy(kafka_producers_t *ps)
     while (core_map_next(ps->states, &cursor, &k, &kl, &v))
         core_free(v);
     core_map_destroy(ps->states);
+    core_map_destroy(ps->loaded);
     core_free(ps);
 }
 
@@ -118,8 +123,53 @@ int16_t kafka_producers_check(kafka_producers_t *ps, const seglog_part_t *part,
     return KAFKA_ERR_NONE;
 }
 
+/* Replays the producer batches of one read (whole batches in buf). Returns
+ * the offset after the last batch. */
+static int64_t replay_batches(kafka_producers_t *ps, const seglog_part_t *part,
+                              const core_buf_t *buf, int64_t next)
+{
+    size_t at = 0;
+    record_batch_header_t h;
+    while (at < buf->len && record_batch_parse_header(buf->data + at, buf->len - at, &h) == 0) {
+        if (h.producer_id >= 0 && kafka_producers_check(ps, part, &h, &(int64_t){0}) !=
+                                      KAFKA_ERR_DUPLICATE_SEQUENCE_NUMBER)
+            (void)kafka_producers_record(ps, part, &h, h.base_offset);
+        next = record_batch_last_offset(&h) + 1;
+        at += record_batch_size(&h);
+    }
+    return next;
+}
+
+void kafka_producers_load(kafka_producers_t *ps, seglog_part_t *part)
+{
+    if (core_map_get(ps->loaded, &part, sizeof part, NULL))
+        return;
+    if (core_map_put(ps->loaded, &part, sizeof part, ps, NULL) != 0)
+        return; /* out of memory: try again next time */
+    int64_t end = seglog_log_end(part);
+    int64_t off = CORE_MAX(seglog_log_start(part), end - KAFKA_PRODUCER_SCAN_OFFSETS);
+    core_buf_t buf;
+    core_buf_init(&buf, CORE_MEM_KAFKA, 64u << 20);
+    while (off < end) {
+        core_buf_reset(&buf);
+        int rc = seglog_read(part, off, 1u << 20, &buf);
+        if (rc != 0 || buf.len == 0) {
+            if (rc != 0)
+                core_log(CORE_LOG_WARN, "kafka", "%s: producer state from offset %lld: %s",
+                         seglog_part_name(part), (long long)off, core_error_detail());
+            break;
+        }
+        int64_t next = replay_batches(ps, part, &buf, off);
+        if (next <= off)
+            break;
+        off = next;
+    }
+    core_buf_fini(&buf);
+}
+
 void kafka_producers_forget_part(kafka_producers_t *ps, const seglog_part_t *part)
 {
+    core_map_del(ps->loaded, &part, sizeof part, NULL);
     size_t cursor = 0;
     const void *k;
     size_t kl;

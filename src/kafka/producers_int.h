@@ -12,9 +12,13 @@
  *     duplicate: answered with that batch's base offset, not appended;
  *   - otherwise the first sequence must follow the last one (wrapping at
  *     INT32_MAX) → else OUT_OF_ORDER_SEQUENCE_NUMBER (45);
- *   - a producer unknown for the partition is accepted at any sequence:
- *     the state is in memory, so after a broker restart the producer's next
- *     batch starts a new history (see docs/broker.md).
+ *   - a producer unknown for the partition is accepted at any sequence.
+ *
+ * The state is in memory. After a restart, kafka_producers_load() rebuilds
+ * it from the producer batches among a partition's last
+ * KAFKA_PRODUCER_SCAN_OFFSETS offsets (batch headers carry producer id,
+ * epoch and sequence), so a retry of a batch that was written before a
+ * crash but never acknowledged is still recognised as a duplicate.
  *
  * Threading: loop thread only.
  */
@@ -24,7 +28,8 @@
 #include "kafka/kafka_int.h"
 #include "record/record.h"
 
-#define KAFKA_PRODUCER_BATCHES 5
+#define KAFKA_PRODUCER_BATCHES      5
+#define KAFKA_PRODUCER_SCAN_OFFSETS 200000
 
 typedef struct kafka_producers kafka_producers_t;
 
@@ -34,6 +39,10 @@ void kafka_producers_destroy(kafka_producers_t *ps);
 /* A new producer id, unique across restarts (derived from the wall clock
  * and a counter). */
 int64_t kafka_producers_new_id(kafka_producers_t *ps);
+
+/* Rebuilds the state of `part` from its log tail, once per partition (later
+ * calls return at once). Errors are logged; the state then starts empty. */
+void kafka_producers_load(kafka_producers_t *ps, seglog_part_t *part);
 
 /* Checks a batch before it is appended to `part`. Returns KAFKA_ERR_NONE to
  * append, KAFKA_ERR_DUPLICATE_SEQUENCE_NUMBER with *dup_base set to the
