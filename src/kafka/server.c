@@ -24,8 +24,11 @@
  *  1. A connection's slots form one FIFO (head..tail) in request order and
  *     only its done prefix is written, so responses leave in request order.
  *     woff counts the bytes of head's frame (4-byte size + out) already sent.
- *  2. nqueued counts the slots in the queue and pending those not yet done.
- *     Reading and dispatch pause while nqueued >= max_inflight or DRAINING.
+ *  2. nqueued counts the slots in the queue and pending those not yet done;
+ *     out_bytes the frame bytes of done slots not yet fully written. Reading
+ *     and dispatch pause while nqueued >= max_inflight, out_bytes >=
+ *     OUT_QUEUE_MAX (a peer that pipelines large fetches and never reads
+ *     cannot pin more than about that much) or DRAINING.
  *  3. After dispatch the read buffer starts with at most one partial frame
  *     (unless dispatch paused). It grows, doubling, only when full and that
  *     frame needs more, never past 4 + max_request_bytes: memory follows the
@@ -76,7 +79,8 @@
 #define IOV_SLOTS        32 /* slots gathered into one sendmsg */
 #define OUT_MIN_MAX      ((size_t)64 << 20)
 #define DEFAULT_INFLIGHT 64
-#define ACCEPT_PAUSE_MS  100 /* listener rest after EMFILE and the like */
+#define OUT_QUEUE_MAX    ((size_t)64 << 20) /* answered bytes a peer may leave unread */
+#define ACCEPT_PAUSE_MS  100                /* listener rest after EMFILE and the like */
 #define PEER_MAX         (INET6_ADDRSTRLEN + 10)
 
 /* Work handed to the loop by kafka_server_post(). */
@@ -109,6 +113,7 @@ struct kafka_conn {
     size_t rlen, rcap;
     kafka_slot_t *head, *tail;
     int32_t nqueued, pending;  /* invariant 2 */
+    size_t out_bytes;          /* done responses not yet fully written (invariant 2) */
     size_t woff;               /* bytes of head's frame already sent */
     int64_t last_active_ms;    /* last read or write */
     kafka_conn_t *prev, *next; /* the server's open connections */
@@ -174,6 +179,7 @@ static void slot_mark_done(kafka_conn_t *c, kafka_slot_t *slot)
     if (slot->done)
         return;
     slot->done = true;
+    c->out_bytes += 4 + slot->out.len;
     if (--c->pending == 0) {
         kafka_server_t *s = c->srv;
         int64_t dl = add_sat(c->last_active_ms, s->cfg.idle_timeout_ms);
@@ -240,7 +246,7 @@ static void conn_set_interest(kafka_conn_t *c)
 {
     kafka_server_t *s = c->srv;
     uint32_t ev = 0;
-    if (!c->draining && c->nqueued < s->max_inflight)
+    if (!c->draining && c->nqueued < s->max_inflight && c->out_bytes < OUT_QUEUE_MAX)
         ev |= EPOLLIN | EPOLLRDHUP;
     if (c->want_out)
         ev |= EPOLLOUT;
@@ -291,6 +297,7 @@ static void dispatch_one(kafka_conn_t *c, uint8_t *frame, size_t len)
          * the handler has let go of the slot, and no dispatch ran since it
          * was queued, so it is still the tail. */
         slot_mark_done(c, slot); /* keeps pending and the idle deadline right */
+        c->out_bytes -= 4 + slot->out.len;
         c->tail = prev_tail;
         if (prev_tail != NULL)
             prev_tail->next = NULL;
@@ -309,7 +316,8 @@ static void dispatch_buffered(kafka_conn_t *c)
 {
     kafka_server_t *s = c->srv;
     size_t pos = 0;
-    while (!c->draining && c->nqueued < s->max_inflight && c->rlen - pos >= 4) {
+    while (!c->draining && c->nqueued < s->max_inflight && c->out_bytes < OUT_QUEUE_MAX &&
+           c->rlen - pos >= 4) {
         int32_t size = (int32_t)core_load_be32(c->rbuf + pos);
         if (size < 0 || size > s->cfg.max_request_bytes) {
             stat_add(&s->st.oversized, 1);
@@ -364,7 +372,8 @@ static int rbuf_make_room(kafka_conn_t *c)
 
 static bool conn_can_read(const kafka_conn_t *c)
 {
-    return !c->closed && !c->draining && c->nqueued < c->srv->max_inflight;
+    return !c->closed && !c->draining && c->nqueued < c->srv->max_inflight &&
+           c->out_bytes < OUT_QUEUE_MAX;
 }
 
 static void conn_read(kafka_conn_t *c)
@@ -432,6 +441,7 @@ static void consume_sent(kafka_conn_t *c, size_t n)
         if (c->head == NULL)
             c->tail = NULL;
         c->nqueued--;
+        c->out_bytes -= 4 + h->out.len;
         slot_free(h);
     }
 }

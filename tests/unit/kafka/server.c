@@ -35,10 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_REQ   (1 << 20)
-#define MAX_HELD  64
-#define WAIT_MS   10000
-#define PEER_SIZE 64
+#define MAX_REQ    (1 << 20)
+#define MAX_HELD   64
+#define WAIT_MS    10000
+#define PEER_SIZE  64
+#define BIG_ANSWER (8u << 20)
 
 /* A deferred or held request: its slot and a copy of its frame. */
 typedef struct pending {
@@ -163,6 +164,12 @@ static int on_request(void *ctx, kafka_conn_t *c, kafka_slot_t *slot, uint8_t *f
     case 'G':
         kafka_conn_close_after_flush(c);
         return KAFKA_SERVER_NO_RESPONSE;
+    case 'B': /* a big answer: BIG_ANSWER bytes */
+        if (core_buf_reserve(&slot->out, BIG_ANSWER) != 0)
+            return KAFKA_SERVER_CLOSE;
+        memset(slot->out.data, 'b', BIG_ANSWER);
+        slot->out.len = BIG_ANSWER;
+        return KAFKA_SERVER_DONE;
     case 'P':
         pthread_mutex_lock(&fx->mu);
         snprintf(fx->peer, sizeof fx->peer, "%s", kafka_conn_peer(c));
@@ -693,6 +700,32 @@ static void test_backpressure_pauses_reading(void **state)
     close(fd);
 }
 
+/* A peer that pipelines requests with big answers and does not read: the
+ * server stops reading once about 64 MiB of answers wait (not after
+ * max_inflight = 64 requests), and serves the rest once the peer reads. */
+static void test_backpressure_by_bytes(void **state)
+{
+    fixture_t *fx = *state;
+    int fd = client_connect(kafka_server_port(fx->srv));
+    static uint8_t buf[32 * 40];
+    size_t n = 0;
+    for (int i = 0; i < 40; i++)
+        n = put_frame(buf, n, 'B', "big");
+    assert_int_equal(send_all(fd, buf, n), 0);
+    WAIT_FOR(atomic_load(&fx->requests) >= 8);
+    sleep_ms(200);
+    int served = atomic_load(&fx->requests);
+    /* 8 answers fill the 64 MiB; the socket buffers may take a few more. */
+    assert_true(served >= 8 && served < 20);
+    uint8_t *big = core_alloc(CORE_MEM_TEST, BIG_ANSWER + 1);
+    assert_non_null(big);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(recv_frame(fd, big, BIG_ANSWER + 1), BIG_ANSWER);
+    core_free(big);
+    assert_int_equal(atomic_load(&fx->requests), 40);
+    close(fd);
+}
+
 static void test_deferred_slot_outlives_connection(void **state)
 {
     fixture_t *fx = *state;
@@ -835,6 +868,7 @@ int main(void)
         TEST(test_idle_timeout, setup_idle),
         TEST(test_backpressure_pipeline, setup_inflight4),
         TEST(test_backpressure_pauses_reading, setup_inflight4),
+        TEST(test_backpressure_by_bytes, setup_default),
         TEST(test_deferred_slot_outlives_connection, setup_default),
         TEST(test_requests_before_eof_are_served, setup_default),
         TEST(test_post_and_wake, setup_default),
