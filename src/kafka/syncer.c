@@ -10,7 +10,8 @@
  * partitions sync in parallel on different threads.
  *
  * Invariants: a partition is served by at most one thread at a time
- * (`busy`), so completions for a partition are posted in request order;
+ * (`busy`), so completions for a partition are posted in request order
+ * (completions that could not be posted wait in `unposted`, in order);
  * every request's done callback runs exactly once, on the loop thread, even
  * at shutdown (with CORE_ECLOSED).
  *
@@ -20,6 +21,7 @@
 #include "kafka/syncer_int.h"
 
 #include <pthread.h>
+#include <time.h>
 
 typedef struct sync_req {
     seglog_part_t *part;
@@ -38,6 +40,7 @@ struct kafka_syncer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     sync_req_t *head, *tail; /* waiting, in arrival order */
+    sync_req_t *unposted;    /* synced, but posting the completion failed: retried */
     seglog_part_t *busy[SYNCER_MAX_THREADS];
     bool stopping;
     int n_threads;
@@ -88,14 +91,27 @@ static sync_req_t *take_batch(kafka_syncer_t *s)
     return batch;
 }
 
+/* Posts completions to the loop; those that cannot be posted (out of
+ * memory) are kept, in order, and retried, never dropped: a dropped one
+ * would leave its response deferred forever. Called with mu held. */
 static void complete_batch(kafka_syncer_t *s, sync_req_t *batch, int rc)
 {
-    while (batch != NULL) {
-        sync_req_t *next = batch->next;
-        batch->rc = rc;
-        if (kafka_server_post(s->server, run_done, batch) != 0)
-            core_log(CORE_LOG_ERROR, "kafka", "cannot post a sync completion: out of memory");
-        batch = next;
+    sync_req_t **tail = &s->unposted;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    for (sync_req_t *r = batch; r != NULL; r = r->next)
+        r->rc = rc;
+    *tail = batch;
+    while (s->unposted != NULL) {
+        sync_req_t *r = s->unposted;
+        sync_req_t *next = r->next;
+        r->next = NULL;
+        if (kafka_server_post(s->server, run_done, r) != 0) {
+            r->next = next; /* keep it first; retry later */
+            core_log(CORE_LOG_WARN, "kafka", "cannot post a sync completion yet: out of memory");
+            return;
+        }
+        s->unposted = next;
     }
 }
 
@@ -108,8 +124,21 @@ static void *syncer_main(void *arg)
         me++;
     for (;;) {
         sync_req_t *batch = NULL;
-        while (!s->stopping && (batch = take_batch(s)) == NULL)
-            pthread_cond_wait(&s->cv, &s->mu);
+        while (!s->stopping && (batch = take_batch(s)) == NULL) {
+            if (s->unposted == NULL) {
+                pthread_cond_wait(&s->cv, &s->mu);
+                continue;
+            }
+            complete_batch(s, NULL, 0); /* retry posting */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 10 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        }
         if (batch == NULL)
             break;
         s->busy[me] = batch->part;
@@ -118,8 +147,8 @@ static void *syncer_main(void *arg)
         for (sync_req_t *r = batch; r != NULL; r = r->next)
             end = CORE_MAX(end, r->end_offset);
         int rc = seglog_sync(batch->part, end);
-        complete_batch(s, batch, rc);
         pthread_mutex_lock(&s->mu);
+        complete_batch(s, batch, rc);
         s->busy[me] = NULL;
         pthread_cond_broadcast(&s->cv); /* the partition is free again */
     }
@@ -185,7 +214,12 @@ void kafka_syncer_destroy(kafka_syncer_t *s)
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->n_threads; i++)
         pthread_join(s->threads[i], NULL);
-    /* Requests never taken: complete them directly (the loop is the caller). */
+    /* Completions never posted, then requests never taken: complete them
+     * directly (the loop has stopped; its thread is the caller). */
+    for (sync_req_t *r = s->unposted, *next; r != NULL; r = next) {
+        next = r->next;
+        run_done(r);
+    }
     for (sync_req_t *r = s->head, *next; r != NULL; r = next) {
         next = r->next;
         r->done(r->done_arg, CORE_ECLOSED);
