@@ -12,7 +12,7 @@ packages=(
   # the external-Kafka bus, and a real Kafka client in tests
   librdkafka-dev
   # tests: unit tests, lint, and real Kafka clients (DESIGN.md §4)
-  libcmocka-dev clang-format util-linux git python3
+  libcmocka-dev libjansson-dev clang-format util-linux git python3
   kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
 )
 # Node.js comes from Debian unless the machine already has one.

@@ -4,7 +4,7 @@
  * Contents, in order: error codes with messages and a per-thread detail
  * string; the accounted allocator; capped growable buffers; arenas; clocks;
  * an open-addressing hash map; varints (unsigned and zigzag); CRC32C; the
- * diagnostics logger.
+ * diagnostics logger; the JSON scanner and writer.
  *
  * Nothing here knows about any other module. Every function is thread-safe
  * unless its contract says otherwise; objects (buffers, arenas, maps) are
@@ -294,6 +294,172 @@ core_log_level_t core_log_get_level(void);
 int core_log_parse_level(const char *s, core_log_level_t *out);
 void core_log(core_log_level_t level, const char *subsystem, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------
+ * JSON scanner (json.c) and writer (json_write.c)
+ *
+ * A zero-copy, allocation-free scanner for strict RFC 8259 JSON: no
+ * trailing commas, comments, leading zeros, NaN/Infinity; control
+ * characters and invalid UTF-8 (overlongs, encoded surrogates, > U+10FFFF)
+ * in strings are rejected, and so are lone surrogate escapes (\uD800 not
+ * followed by \uDC00-\uDFFF, or a bare \uDC00-\uDFFF), as jansson does.
+ * Anything after the document but whitespace is an error. Nesting is
+ * scanned iteratively and capped (max_depth: 0 means CORE_JSON_DEFAULT_DEPTH,
+ * at most CORE_JSON_MAX_DEPTH; "[]" has depth 1, a scalar 0).
+ *
+ * Ownership: every pointer the scanner hands out (values, keys, iterators)
+ * is borrowed from the input, which must outlive them and stay unchanged.
+ * Nothing is allocated. All functions are pure over their arguments and
+ * thread-safe; an iterator or writer belongs to one thread.
+ *
+ * Errors: invalid input gives CORE_ECORRUPT, fills the optional
+ * core_json_error_t and sets the thread's error detail to
+ *   "json: byte 17: expected ':' after object key"
+ * (offsets count from the first byte of the document; an offset equal to
+ * the length means the input ended early). Misuse (wrong value type, bad
+ * max_depth) gives CORE_EINVAL.
+ * ------------------------------------------------------------------------ */
+#define CORE_JSON_DEFAULT_DEPTH 64
+#define CORE_JSON_MAX_DEPTH     4096
+
+typedef enum {
+    CORE_JSON_NULL,
+    CORE_JSON_FALSE,
+    CORE_JSON_TRUE,
+    CORE_JSON_NUMBER,
+    CORE_JSON_STRING,
+    CORE_JSON_ARRAY,
+    CORE_JSON_OBJECT
+} core_json_type_t;
+
+/* One scanned value. p/len is its raw text, borrowed: for strings the bytes
+ * between the quotes with escapes undecoded; for numbers and literals the
+ * token; for objects and arrays the whole span including the brackets. A
+ * value the scanner returns is valid JSON down to its last byte. */
+typedef struct {
+    core_json_type_t type;
+    const char *p;
+    size_t len;
+    bool escaped; /* strings: holds a backslash (decode before use) */
+    bool integer; /* numbers: no fraction and no exponent */
+} core_json_value_t;
+
+typedef struct {
+    size_t offset;    /* byte offset of the fault from the document start */
+    const char *what; /* static text, e.g. "expected ':' after object key" */
+} core_json_error_t;
+
+/* Checks a whole document. err may be NULL. Returns 0 or CORE_ECORRUPT
+ * (CORE_EINVAL for a bad max_depth). */
+int core_json_validate(const char *p, size_t len, size_t max_depth, core_json_error_t *err);
+/* As core_json_validate, and on success sets *root (may be NULL) to the
+ * document's value. One pass; the cold-path entry point. */
+int core_json_parse(const char *p, size_t len, size_t max_depth, core_json_value_t *root,
+                    core_json_error_t *err);
+
+/* Iterator over one object's members or one array's elements, without a
+ * tree: each call scans (and fully validates) one member and skips nested
+ * containers. Lives in the caller's storage; fields are private.
+ *
+ * The hot path is one pass: core_json_iter_init() on a document whose root
+ * is an object or array, then *_next() until it returns 0. Returning 0
+ * means the entire document was valid (trailing whitespace checked);
+ * stopping earlier leaves the rest unchecked. To descend, open a child
+ * iterator on a member value with core_json_iter_child(); error offsets
+ * then still count from the document start. Any container value (or its
+ * p/len) may also be iterated on its own with core_json_iter_init(). */
+typedef struct {
+    const char *doc;         /* borrowed: offsets count from here */
+    size_t pos;              /* next byte to read */
+    size_t end;              /* one past the last byte to read */
+    size_t depth_left;       /* nesting allowed inside members */
+    core_json_type_t type;   /* CORE_JSON_OBJECT or CORE_JSON_ARRAY */
+    int state;               /* private */
+    bool root;               /* check trailing whitespace at the end */
+    int rc;                  /* sticky error once failed */
+    core_json_error_t error; /* the failure, once *_next() returned < 0 */
+} core_json_iter_t;
+
+/* Starts iterating the object or array that is the document p/len. A root
+ * that is not '{' or '[' gives CORE_ECORRUPT. The type is it->type. */
+int core_json_iter_init(core_json_iter_t *it, const char *p, size_t len, size_t max_depth,
+                        core_json_error_t *err);
+/* Starts iterating `v`, an object or array returned by parent (CORE_EINVAL
+ * otherwise). */
+int core_json_iter_child(const core_json_iter_t *parent, const core_json_value_t *v,
+                         core_json_iter_t *child);
+/* Next member: 1 with *key (a string) and *value set, 0 at the end, or a
+ * negative code (sticky; details in it->error). CORE_EINVAL on an array. */
+int core_json_object_next(core_json_iter_t *it, core_json_value_t *key, core_json_value_t *value);
+/* Next element: as core_json_object_next. CORE_EINVAL on an object. */
+int core_json_array_next(core_json_iter_t *it, core_json_value_t *value);
+
+/* Top-level lookup of key[0..klen) in the object `obj` (escaped keys are
+ * compared decoded). The first matching member wins; duplicates are not
+ * detected. Returns 0 with *out set, CORE_ENOENT, CORE_EINVAL if obj is
+ * not an object, or CORE_ECORRUPT if obj is not valid JSON. */
+int core_json_find(const core_json_value_t *obj, const char *key, size_t klen,
+                   core_json_value_t *out);
+/* True if the string value `v` decodes to exactly s[0..n). */
+bool core_json_string_eq(const core_json_value_t *v, const char *s, size_t n);
+
+/* Appends the decoded (UTF-8) text of the string value `v` to out:
+ * escapes resolved, \uXXXX surrogate pairs joined, \u0000 kept as a NUL
+ * byte. Returns 0, CORE_EINVAL (not a string), CORE_ECORRUPT (bad or lone
+ * surrogate escape: only when v did not come from the scanner), or the
+ * buffer's CORE_ETOOBIG / CORE_ENOMEM (out unchanged on failure). */
+int core_json_string_decode(const core_json_value_t *v, core_buf_t *out);
+/* Exact integer value of a number. CORE_EINVAL if v is not a number or has
+ * a fraction or exponent ("1.0", "1e3"); CORE_ERANGE outside int64. */
+int core_json_to_i64(const core_json_value_t *v, int64_t *out);
+/* Double value of any number, correctly rounded as strtod() does (the
+ * process must keep the "C" LC_NUMERIC locale). Underflow gives 0 or a
+ * subnormal; overflow gives CORE_ERANGE with *out = +-HUGE_VAL. */
+int core_json_to_double(const core_json_value_t *v, double *out);
+
+/* True if p[0..n) is well-formed UTF-8 (no overlongs, no surrogates, at
+ * most U+10FFFF). */
+bool core_utf8_valid(const void *p, size_t n);
+
+/* Writer: appends one JSON document to a core_buf_t, placing commas and
+ * colons itself. Lives in the caller's storage; `out` is borrowed. The
+ * first error is sticky: every later call returns it, and the buffer then
+ * holds a partial document the caller should discard. Misuse (a value in
+ * an object without a key, a key outside an object, unbalanced ends, a
+ * second root value, nesting past CORE_JSON_WRITE_DEPTH) is CORE_EINVAL;
+ * buffer limits give CORE_ETOOBIG / CORE_ENOMEM. */
+#define CORE_JSON_WRITE_DEPTH 64
+typedef struct {
+    core_buf_t *out;    /* borrowed */
+    uint64_t is_object; /* bit d: level d+1 is an object */
+    uint64_t has_items; /* bit d: level d+1 has a member already */
+    uint32_t depth;
+    bool after_key; /* a key was written; its value comes next */
+    bool done;      /* the root value is complete */
+    int rc;         /* sticky first error */
+} core_json_writer_t;
+
+void core_json_writer_init(core_json_writer_t *w, core_buf_t *out);
+/* 0 if exactly one complete document was written, else the sticky error or
+ * CORE_EINVAL. */
+int core_json_writer_finish(const core_json_writer_t *w);
+int core_json_write_object_begin(core_json_writer_t *w);
+int core_json_write_object_end(core_json_writer_t *w);
+int core_json_write_array_begin(core_json_writer_t *w);
+int core_json_write_array_end(core_json_writer_t *w);
+/* Keys and strings must be valid UTF-8 (CORE_EINVAL otherwise); '"', '\\'
+ * and control characters are escaped (\b \f \n \r \t, others \u00XX). */
+int core_json_write_key(core_json_writer_t *w, const char *s, size_t n);
+int core_json_write_string(core_json_writer_t *w, const char *s, size_t n);
+int core_json_write_i64(core_json_writer_t *w, int64_t v);
+/* The shortest decimal that reads back as v, with ".0" added to integral
+ * values so they stay doubles. NaN and infinities give CORE_EINVAL. */
+int core_json_write_double(core_json_writer_t *w, double v);
+int core_json_write_bool(core_json_writer_t *w, bool v);
+int core_json_write_null(core_json_writer_t *w);
+/* Pre-encoded JSON, copied as is: the caller vouches that it is one valid
+ * value (for instance a value the scanner returned). */
+int core_json_write_raw(core_json_writer_t *w, const char *p, size_t n);
 
 /* ------------------------------------------------------------------------
  * Small helpers shared by every module.
