@@ -72,6 +72,11 @@ int app_get_topic(const app_ctx_t *ctx, seglog_t *log, const char *what, const c
 /* Installs SIGINT/SIGTERM handlers that only set a flag (no SA_RESTART, so a
  * blocking read returns EINTR), and ignores SIGPIPE so that a closed stdout
  * is an EPIPE write error rather than a kill that skips seglog_close(). */
+/* After getopt: takes exactly one operand, the TOPIC, at argv[optind], and
+ * checks --data is not empty. Returns 0 or APP_EXIT_USAGE (reported). */
+int app_topic_operand(const app_ctx_t *ctx, const char *cmd, int argc, char **argv,
+                      const char **topic);
+
 void app_catch_signals(void);
 bool app_stop_requested(void);
 

@@ -717,14 +717,7 @@ static int parse_options(app_ctx_t *ctx, int argc, char **argv, produce_opts_t *
     }
     if (rc != 0)
         return rc;
-    if (optind >= argc)
-        return app_usage_error(cmd, "missing the TOPIC");
-    if (argc - optind > 1)
-        return app_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-    if (ctx->data_dir[0] == '\0')
-        return app_usage_error(cmd, "--data needs a non-empty directory");
-    o->topic = argv[optind];
-    return 0;
+    return app_topic_operand(ctx, cmd, argc, argv, &o->topic);
 }
 
 /* Runs the command on an open log. */

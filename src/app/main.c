@@ -150,6 +150,19 @@ static void on_stop_signal(int sig)
     stop_flag = 1;
 }
 
+int app_topic_operand(const app_ctx_t *ctx, const char *cmd, int argc, char **argv,
+                      const char **topic)
+{
+    if (optind >= argc)
+        return app_usage_error(cmd, "missing the TOPIC");
+    if (argc - optind > 1)
+        return app_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (ctx->data_dir[0] == '\0')
+        return app_usage_error(cmd, "--data needs a non-empty directory");
+    *topic = argv[optind];
+    return 0;
+}
+
 void app_catch_signals(void)
 {
     struct sigaction sa;
