@@ -133,257 +133,29 @@ static int reader_next(line_reader_t *r, const uint8_t **line, size_t *len)
 }
 
 /* ------------------------------------------------------------------------
- * Key extraction: a bounded scanner for one top-level member of a JSON
- * object. It validates only what it walks through; the rest of the line is
- * not checked (the value is stored as given).
+ * Key extraction, with core's JSON scanner. The whole line must be valid
+ * JSON (a line the scanner rejects would be rejected by a pipeline too).
  * ------------------------------------------------------------------------ */
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-    size_t i;
-} json_cur_t;
-
-static void json_ws(json_cur_t *c)
-{
-    while (c->i < c->n &&
-           (c->p[c->i] == ' ' || c->p[c->i] == '\t' || c->p[c->i] == '\n' || c->p[c->i] == '\r'))
-        c->i++;
-}
-
-static int json_peek(const json_cur_t *c)
-{
-    return c->i < c->n ? c->p[c->i] : -1;
-}
-
-static int json_hex4(json_cur_t *c, uint32_t *out)
-{
-    uint32_t v = 0;
-    if (c->n - c->i < 4)
-        return core_error(CORE_EINVAL, "short \\u escape at byte %zu", c->i + 1);
-    for (int k = 0; k < 4; k++) {
-        uint8_t ch = c->p[c->i++];
-        uint32_t d;
-        if (ch >= '0' && ch <= '9')
-            d = (uint32_t)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f')
-            d = (uint32_t)(ch - 'a' + 10);
-        else if (ch >= 'A' && ch <= 'F')
-            d = (uint32_t)(ch - 'A' + 10);
-        else
-            return core_error(CORE_EINVAL, "bad \\u escape at byte %zu", c->i);
-        v = v << 4 | d;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Decodes \uXXXX (c->i just past the 'u'), joining a surrogate pair, and
- * appends the code point as UTF-8. */
-static int json_unicode(json_cur_t *c, core_buf_t *out)
-{
-    uint32_t cp = 0;
-    int rc = json_hex4(c, &cp);
-    if (rc != 0)
-        return rc;
-    if (cp >= 0xDC00 && cp <= 0xDFFF)
-        return core_error(CORE_EINVAL, "lone low surrogate at byte %zu", c->i - 5);
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-        uint32_t lo = 0;
-        if (c->n - c->i < 2 || c->p[c->i] != '\\' || c->p[c->i + 1] != 'u')
-            return core_error(CORE_EINVAL, "lone high surrogate at byte %zu", c->i - 5);
-        c->i += 2;
-        rc = json_hex4(c, &lo);
-        if (rc != 0)
-            return rc;
-        if (lo < 0xDC00 || lo > 0xDFFF)
-            return core_error(CORE_EINVAL, "bad surrogate pair at byte %zu", c->i - 11);
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-    }
-    uint8_t u[4];
-    size_t len;
-    if (cp < 0x80) {
-        u[0] = (uint8_t)cp;
-        len = 1;
-    } else if (cp < 0x800) {
-        u[0] = (uint8_t)(0xC0 | cp >> 6);
-        u[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        len = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (uint8_t)(0xE0 | cp >> 12);
-        u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
-        u[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        len = 3;
-    } else {
-        u[0] = (uint8_t)(0xF0 | cp >> 18);
-        u[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
-        u[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
-        u[3] = (uint8_t)(0x80 | (cp & 0x3F));
-        len = 4;
-    }
-    return core_buf_append(out, u, len);
-}
-
-/* Decodes the string at c->i (its opening quote) into out. */
-static int json_string(json_cur_t *c, core_buf_t *out)
-{
-    size_t open = c->i++;
-    while (c->i < c->n) {
-        uint8_t ch = c->p[c->i++];
-        int rc = 0;
-        if (ch == '"')
-            return 0;
-        if (ch != '\\') {
-            rc = core_buf_append_u8(out, ch);
-        } else if (c->i < c->n) {
-            uint8_t e = c->p[c->i++];
-            switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                rc = core_buf_append_u8(out, e);
-                break;
-            case 'n':
-                rc = core_buf_append_u8(out, '\n');
-                break;
-            case 't':
-                rc = core_buf_append_u8(out, '\t');
-                break;
-            case 'r':
-                rc = core_buf_append_u8(out, '\r');
-                break;
-            case 'b':
-                rc = core_buf_append_u8(out, '\b');
-                break;
-            case 'f':
-                rc = core_buf_append_u8(out, '\f');
-                break;
-            case 'u':
-                rc = json_unicode(c, out);
-                break;
-            default:
-                return core_error(CORE_EINVAL, "bad escape '\\%c' at byte %zu", e, c->i - 1);
-            }
-        }
-        if (rc != 0)
-            return rc;
-    }
-    return core_error(CORE_EINVAL, "string from byte %zu never ends", open + 1);
-}
-
-/* Steps over the string at c->i without decoding it. */
-static int json_skip_string(json_cur_t *c)
-{
-    size_t open = c->i++;
-    while (c->i < c->n) {
-        uint8_t ch = c->p[c->i++];
-        if (ch == '"')
-            return 0;
-        if (ch == '\\')
-            c->i++;
-    }
-    c->i = c->n;
-    return core_error(CORE_EINVAL, "string from byte %zu never ends", open + 1);
-}
-
-/* Steps over one value: a string, a nested object or array (bracket depth
- * only), or a literal (number, true, false, null). */
-static int json_skip_value(json_cur_t *c)
-{
-    int ch = json_peek(c);
-    if (ch == '"')
-        return json_skip_string(c);
-    if (ch == '{' || ch == '[') {
-        size_t open = c->i;
-        size_t depth = 0;
-        while (c->i < c->n) {
-            ch = c->p[c->i];
-            if (ch == '"') {
-                int rc = json_skip_string(c);
-                if (rc != 0)
-                    return rc;
-                continue;
-            }
-            if (ch == '{' || ch == '[')
-                depth++;
-            else if ((ch == '}' || ch == ']') && --depth == 0) {
-                c->i++;
-                return 0;
-            }
-            c->i++;
-        }
-        return core_error(CORE_EINVAL, "'%c' at byte %zu is never closed", c->p[open], open + 1);
-    }
-    size_t from = c->i;
-    while (c->i < c->n && strchr(",}] \t\r\n", c->p[c->i]) == NULL)
-        c->i++;
-    if (c->i == from)
-        return core_error(CORE_EINVAL, "expected a value at byte %zu", from + 1);
-    return 0;
-}
-
-/* The member's value, at c->i: a string (decoded) or a number (as written). */
-static int json_key_value(json_cur_t *c, const char *field, core_buf_t *out)
-{
-    int ch = json_peek(c);
-    core_buf_reset(out);
-    if (ch == '"')
-        return json_string(c, out);
-    if (ch == '-' || (ch >= '0' && ch <= '9')) {
-        size_t from = c->i;
-        while (c->i < c->n && strchr("0123456789+-.eE", c->p[c->i]) != NULL)
-            c->i++;
-        return core_buf_append(out, c->p + from, c->i - from);
-    }
-    const char *kind = ch == '{'                ? "an object"
-                       : ch == '['              ? "an array"
-                       : ch == 't' || ch == 'f' ? "a boolean"
-                       : ch == 'n'              ? "null"
-                                                : "not a value";
-    return core_error(CORE_EINVAL, "field \"%s\" is %s, not a string or number", field, kind);
-}
 
 /* Finds top-level member `field` of the JSON object in line[0..len) and
- * leaves its value in `out`. `scratch` holds member names. CORE_EINVAL
- * with a detail when the line is not an object or lacks the field. */
-static int json_find_field(const uint8_t *line, size_t len, const char *field, core_buf_t *scratch,
-                           core_buf_t *out)
+ * leaves its value in `out`: a string decoded, a number as its text.
+ * CORE_EINVAL with a detail when the line is not such an object. */
+static int json_find_field(const uint8_t *line, size_t len, const char *field, core_buf_t *out)
 {
-    json_cur_t c = {.p = line, .n = len, .i = 0};
-    size_t flen = strlen(field);
-    json_ws(&c);
-    if (json_peek(&c) != '{')
-        return core_error(CORE_EINVAL, "not a JSON object (no '{' at the start)");
-    c.i++;
-    json_ws(&c);
-    if (json_peek(&c) == '}')
-        return core_error(CORE_EINVAL, "no top-level field \"%s\" (empty object)", field);
-    for (;;) {
-        json_ws(&c);
-        if (json_peek(&c) != '"')
-            return core_error(CORE_EINVAL, "expected a field name at byte %zu", c.i + 1);
-        core_buf_reset(scratch);
-        int rc = json_string(&c, scratch);
-        if (rc != 0)
-            return rc;
-        bool match = scratch->len == flen && memcmp(scratch->data, field, flen) == 0;
-        json_ws(&c);
-        if (json_peek(&c) != ':')
-            return core_error(CORE_EINVAL, "expected ':' at byte %zu", c.i + 1);
-        c.i++;
-        json_ws(&c);
-        if (match)
-            return json_key_value(&c, field, out);
-        rc = json_skip_value(&c);
-        if (rc != 0)
-            return rc;
-        json_ws(&c);
-        int ch = json_peek(&c);
-        if (ch == '}')
-            return core_error(CORE_EINVAL, "no top-level field \"%s\"", field);
-        if (ch != ',')
-            return core_error(CORE_EINVAL, "expected ',' or '}' at byte %zu", c.i + 1);
-        c.i++;
-    }
+    core_json_value_t root, v;
+    core_json_error_t err;
+    if (core_json_parse((const char *)line, len, 0, &root, &err) != 0)
+        return core_error(CORE_EINVAL, "not valid JSON: byte %zu: %s", err.offset, err.what);
+    if (root.type != CORE_JSON_OBJECT)
+        return core_error(CORE_EINVAL, "not a JSON object");
+    if (core_json_find(&root, field, strlen(field), &v) != 0)
+        return core_error(CORE_EINVAL, "no top-level field \"%s\"", field);
+    core_buf_reset(out);
+    if (v.type == CORE_JSON_STRING)
+        return core_json_string_decode(&v, out);
+    if (v.type == CORE_JSON_NUMBER)
+        return core_buf_append(out, v.p, v.len);
+    return core_error(CORE_EINVAL, "field \"%s\" is not a string or number", field);
 }
 
 /* ------------------------------------------------------------------------
@@ -407,7 +179,6 @@ typedef struct {
     int32_t rr_part;       /* round-robin's current partition */
     const char *key_field; /* --key-field, or NULL */
     core_buf_t key;        /* decoded key of the current line */
-    core_buf_t scratch;    /* JSON member names */
     int64_t produced;      /* records appended */
     char failed_at[128];   /* what an error was about: "line 7", "append to t-2" */
     bool append_failed;    /* the error came from seglog, not from the input */
@@ -426,7 +197,6 @@ static int producer_init(producer_t *pr, seglog_topic_t *t)
     for (int32_t p = 0; p < pr->nparts; p++)
         pr->parts[p].end = -1;
     core_buf_init(&pr->key, CORE_MEM_APP, pr->max_bytes);
-    core_buf_init(&pr->scratch, CORE_MEM_APP, pr->max_bytes);
     /* Round-robin starts where the clock says, so that runs of small inputs
      * spread over the partitions instead of all landing on partition 0. */
     pr->rr_part = (int32_t)((uint64_t)core_mono_ns() % (uint64_t)pr->nparts);
@@ -441,7 +211,6 @@ static void producer_fini(producer_t *pr)
                 record_builder_fini(&pr->parts[p].builder);
     core_free(pr->parts);
     core_buf_fini(&pr->key);
-    core_buf_fini(&pr->scratch);
 }
 
 /* Appends partition p's pending batch, if any. */
@@ -506,7 +275,7 @@ static int sync_all(producer_t *pr)
 static int choose_partition(producer_t *pr, const uint8_t *line, size_t len, int32_t *p)
 {
     if (pr->key_field != NULL) {
-        int rc = json_find_field(line, len, pr->key_field, &pr->scratch, &pr->key);
+        int rc = json_find_field(line, len, pr->key_field, &pr->key);
         if (rc != 0)
             return rc;
     }
