@@ -110,6 +110,7 @@ typedef struct {
     int64_t records;
     int rounds;
     double seconds; /* of each latency run */
+    double rate;    /* latency run's records/s; 0 = half of strata's peak */
     bool quick;
 } options_t;
 
@@ -915,11 +916,13 @@ static int latency_run(bench_t *b, const side_t *s, double rate)
 static int phase_latency(bench_t *b, const side_t *strata, const side_t *mock, double peak)
 {
     char c[32];
-    double rate = peak / 2;
-    printf("e2e latency at %s rec/s (half of strata's median peak), %.1f s per side, from each "
+    double rate = b->opt.rate > 0 ? b->opt.rate : peak / 2;
+    printf("e2e latency at %s rec/s (%s), %.1f s per side, from each "
            "record's scheduled send time to its receipt by a consumer (fetch.wait.max.ms=%s, "
            "fetch.min.bytes=1):\n",
-           bench_fmt_count(c, sizeof c, rate), b->opt.seconds, FETCH_WAIT_MS);
+           bench_fmt_count(c, sizeof c, rate),
+           b->opt.rate > 0 ? "--rate" : "half of strata's median peak", b->opt.seconds,
+           FETCH_WAIT_MS);
     fflush(stdout);
     int rc = latency_run(b, strata, rate);
     if (rc == 0)
@@ -934,11 +937,13 @@ static int phase_latency(bench_t *b, const side_t *strata, const side_t *mock, d
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_kafka [--records N] [--rounds N] [--seconds S] [--dir DIR] "
+    fprintf(f, "usage: bench_kafka [--records N] [--rounds N] [--seconds S] [--rate N] [--dir DIR] "
                "[--strata PATH] [--quick]\n"
                "  --records N    records per produce round (default 1000000)\n"
                "  --rounds N     produce rounds per side, median shown (default 3)\n"
                "  --seconds S    length of each latency run (default 5)\n"
+               "  --rate N       records/s of the latency runs (default: half of strata's\n"
+               "                 measured peak)\n"
                "  --dir DIR      where the broker's data goes (default $TMPDIR, else /var/tmp);\n"
                "                 use a disk, not tmpfs\n"
                "  --strata PATH  the strata binary (default: ../strata beside this program)\n"
@@ -947,7 +952,7 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, options_t *o)
 {
-    int64_t records = -1, rounds = -1, seconds = -1;
+    int64_t records = -1, rounds = -1, seconds = -1, rate = -1;
     const char *tmp = getenv("TMPDIR");
     *o = (options_t){.base_dir = tmp != NULL && *tmp ? tmp : "/var/tmp"};
     for (int i = 1; i < argc; i++) {
@@ -963,6 +968,8 @@ static int parse_options(int argc, char **argv, options_t *o)
             rc = bench_parse_count("--rounds", argv[++i], 1, MAX_ROUNDS, &rounds);
         else if (strcmp(argv[i], "--seconds") == 0)
             rc = bench_parse_count("--seconds", argv[++i], 1, 600, &seconds);
+        else if (strcmp(argv[i], "--rate") == 0)
+            rc = bench_parse_count("--rate", argv[++i], 1, 100000000, &rate);
         else if (strcmp(argv[i], "--quick") == 0)
             o->quick = true;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -975,6 +982,7 @@ static int parse_options(int argc, char **argv, options_t *o)
     o->records = records > 0 ? records : o->quick ? 20000 : 1000000;
     o->rounds = (int)(rounds > 0 ? rounds : o->quick ? 1 : 3);
     o->seconds = seconds > 0 ? (double)seconds : o->quick ? 0.5 : 5.0;
+    o->rate = rate > 0 ? (double)rate : 0;
     return 0;
 }
 
