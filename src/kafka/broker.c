@@ -287,6 +287,7 @@ int kafka_broker_create(seglog_t *log, const kafka_config_t *cfg, kafka_broker_t
     kafka_broker_t *b = core_calloc(CORE_MEM_KAFKA, 1, sizeof *b);
     if (b == NULL)
         return CORE_ENOMEM;
+    core_buf_init(&b->plain, CORE_MEM_KAFKA, KAFKA_PLAIN_MAX);
     b->cfg = *cfg;
     b->log = log;
     b->listen = core_strdup(CORE_MEM_KAFKA, cfg->listen);
@@ -380,6 +381,7 @@ void kafka_broker_destroy(kafka_broker_t *b)
     kafka_server_destroy(b->server);
     kafka_producers_destroy(b->producers);
     core_map_destroy(b->topic_syncs);
+    core_buf_fini(&b->plain);
     core_arena_destroy(b->arena);
     core_free(b->adv_host);
     core_free(b->listen);

@@ -32,6 +32,8 @@
 #define KAFKA_ERR_KAFKA_STORAGE_ERROR 56
 #define KAFKA_ERR_INVALID_CONFIG      40
 #define KAFKA_OFFSETS_TOPIC           "__consumer_offsets"
+/* Cap on a produced batch's decompressed records (zip-bomb guard). */
+#define KAFKA_PLAIN_MAX (128u << 20)
 
 typedef struct kafka_parked_fetch kafka_parked_fetch_t;
 typedef struct kafka_parked_delete kafka_parked_delete_t;
@@ -47,6 +49,7 @@ struct kafka_broker {
     kafka_groups_t *groups;
     kafka_producers_t *producers;
     core_arena_t *arena; /* per request, reset after each */
+    core_buf_t plain;    /* decompressed records of the batch being validated */
 
     kafka_parked_fetch_t *fetches;  /* long-polls waiting for data or time */
     kafka_parked_delete_t *deletes; /* DeleteTopics waiting for their topics' syncs */

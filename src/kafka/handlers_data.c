@@ -61,6 +61,40 @@ static int16_t storage_error(int rc)
     }
 }
 
+/* Validates a batch's records as Kafka's LogValidator does before an
+ * append, so malformed records never reach consumers or pipelines: the
+ * CRC, then (decompressed if need be, under a cap) every record's lengths
+ * inside the batch, and offset deltas 0..n-1 with n = LastOffsetDelta + 1.
+ * Returns the error code to answer, or KAFKA_ERR_NONE. */
+static int16_t check_records(kafka_broker_t *b, const uint8_t *p, size_t len,
+                             const record_batch_header_t *h)
+{
+    const uint8_t *plain = p;
+    size_t plain_len = len;
+    bool check_crc = true;
+    if ((h->attributes & RECORD_ATTR_CODEC_MASK) != RECORD_CODEC_NONE) {
+        core_buf_reset(&b->plain);
+        int rc = record_batch_decompress(p, len, KAFKA_PLAIN_MAX, &b->plain);
+        if (rc != 0) /* a bad CRC, or a payload the codec rejects */
+            return rc == CORE_ETOOBIG ? KAFKA_ERR_MESSAGE_TOO_LARGE : KAFKA_ERR_CORRUPT_MESSAGE;
+        plain = b->plain.data;
+        plain_len = b->plain.len;
+        check_crc = false; /* record_batch_decompress checked it */
+    }
+    record_iter_t it;
+    if (record_iter_init(&it, plain, plain_len, check_crc) != 0)
+        return KAFKA_ERR_CORRUPT_MESSAGE;
+    if (h->records_count != h->last_offset_delta + 1)
+        return KAFKA_ERR_INVALID_RECORD;
+    record_t r;
+    int rc;
+    int64_t expect = h->base_offset;
+    while ((rc = record_iter_next(&it, &r)) == 1)
+        if (r.offset != expect++)
+            return KAFKA_ERR_INVALID_RECORD;
+    return rc == 0 ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_RECORD;
+}
+
 /* Appends one partition's batch; fills out and sets *sync_end when an
  * fsync is owed. */
 static void produce_part(kafka_req_t *req, seglog_topic_t *t, const kafka_produce_req_part_t *in,
@@ -88,6 +122,11 @@ static void produce_part(kafka_req_t *req, seglog_topic_t *t, const kafka_produc
     }
     if ((h.attributes & RECORD_ATTR_CODEC_MASK) == RECORD_CODEC_ZSTD && req->h.api_version < 7) {
         out->error_code = KAFKA_ERR_UNSUPPORTED_COMPRESSION_TYPE; /* as Kafka: zstd needs v7 */
+        return;
+    }
+    out->error_code = check_records(b, in->records.p, len, &h);
+    if (out->error_code != KAFKA_ERR_NONE) {
+        atomic_fetch_add(&b->corrupt_batches, 1);
         return;
     }
     int64_t base = -1, end = -1;

@@ -7,7 +7,8 @@ issue's table: an oversized or negative frame size and an unparsable
 request close the connection; a bad CRC gets CORRUPT_MESSAGE (2); an
 oversized batch MESSAGE_TOO_LARGE (10); an unknown topic or partition
 UNKNOWN_TOPIC_OR_PARTITION (3); a fetch outside the log
-OFFSET_OUT_OF_RANGE (1); ApiVersions above v3 gets error 35 in a v0 body.
+OFFSET_OUT_OF_RANGE (1); a valid CRC around malformed records
+INVALID_RECORD (87); ApiVersions above v3 gets error 35 in a v0 body.
 After all of it, the broker still serves a real client.
 
     /usr/bin/python3 test_bad_input.py /path/to/strata
@@ -24,6 +25,7 @@ from kafka.protocol.fetch import FetchRequest, FetchResponse
 from kafka.protocol.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.produce import ProduceRequest, ProduceResponse
 from kafka.record.default_records import DefaultRecordBatchBuilder
+from kafka.record.util import calc_crc32c
 
 
 def frame(api_key, version, corr, body, client_id=b"bad-input"):
@@ -68,6 +70,13 @@ def batch(n=3, value=b"v" * 20):
     for i in range(n):
         b.append(i, timestamp=1700000000000 + i, key=b"k%d" % i, value=value, headers=[])
     return bytes(b.build())
+
+
+def with_crc(mutated):
+    """Recomputes the CRC32C (bytes 21..end) so only the records are bad."""
+    b = bytearray(mutated)
+    b[17:21] = struct.pack(">I", calc_crc32c(bytes(b[21:])))
+    return bytes(b)
 
 
 def produce(broker, topic, partition, records, corr=7):
@@ -129,6 +138,13 @@ def run_checks(broker):
     check(produce(broker, "bad", 0, good[:-5]) == 2, "truncated batch not CORRUPT_MESSAGE")
     big = batch(n=1, value=b"x" * (1100 * 1000))
     check(produce(broker, "bad", 0, big) == 10, "oversized batch not MESSAGE_TOO_LARGE")
+    # A valid CRC around bad records: INVALID_RECORD, as Kafka's LogValidator.
+    bad_len = bytearray(good)
+    bad_len[61] = 0x7E  # the first record claims 63 bytes
+    check(produce(broker, "bad", 0, with_crc(bad_len)) == 87, "bad record length not 87")
+    bad_delta = bytearray(good)
+    bad_delta[23:27] = struct.pack(">i", 5)  # LastOffsetDelta 5 for 3 records
+    check(produce(broker, "bad", 0, with_crc(bad_delta)) == 87, "bad offset delta not 87")
     check(produce(broker, "no-such-topic", 0, good) == 3, "unknown topic not error 3")
     check(produce(broker, "bad", 7, good) == 3, "unknown partition not error 3")
 
