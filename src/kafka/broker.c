@@ -310,7 +310,12 @@ int kafka_broker_create(seglog_t *log, const kafka_config_t *cfg, kafka_broker_t
         kafka_broker_destroy(b);
         return rc;
     }
-    seglog_set_append_hook(log, on_append, b);
+    rc = seglog_add_append_hook(log, on_append, b);
+    if (rc != 0) {
+        kafka_broker_destroy(b);
+        return rc;
+    }
+    b->hooked = true;
     *out = b;
     return 0;
 }
@@ -372,8 +377,8 @@ void kafka_broker_destroy(kafka_broker_t *b)
     }
     /* Only now: the loop appended until it stopped. Removal waits for hook
      * calls from other threads still in progress. */
-    if (b->log != NULL)
-        seglog_set_append_hook(b->log, NULL, NULL);
+    if (b->hooked)
+        seglog_remove_append_hook(b->log, on_append, b);
     if (b->server != NULL)
         drain(b);
     kafka_groups_destroy(b->groups);

@@ -44,6 +44,7 @@ struct kafka_broker {
     char *adv_host;
     int32_t adv_port;
     seglog_t *log; /* borrowed */
+    bool hooked;   /* our append hook is registered with log */
     kafka_server_t *server;
     kafka_syncer_t *syncer;
     kafka_groups_t *groups;

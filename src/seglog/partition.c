@@ -205,8 +205,8 @@ static void call_hook(seglog_part_t *p)
 {
     seglog_t *log = p->topic->log;
     pthread_rwlock_rdlock(&log->hook_lock);
-    if (log->append_hook != NULL)
-        log->append_hook(log->append_hook_arg, p);
+    for (int i = 0; i < log->nhooks; i++)
+        log->hooks[i].fn(log->hooks[i].arg, p);
     pthread_rwlock_unlock(&log->hook_lock);
 }
 

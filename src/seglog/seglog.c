@@ -342,11 +342,30 @@ void seglog_close(seglog_t *log)
     log_free(log);
 }
 
-void seglog_set_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg)
+int seglog_add_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg)
+{
+    int rc = 0;
+    pthread_rwlock_wrlock(&log->hook_lock);
+    if (log->nhooks == SEGLOG_MAX_HOOKS)
+        rc = core_error(CORE_ETOOBIG, "seglog: more than %d append hooks", SEGLOG_MAX_HOOKS);
+    else {
+        log->hooks[log->nhooks].fn = fn;
+        log->hooks[log->nhooks].arg = arg;
+        log->nhooks++;
+    }
+    pthread_rwlock_unlock(&log->hook_lock);
+    return rc;
+}
+
+void seglog_remove_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg)
 {
     pthread_rwlock_wrlock(&log->hook_lock);
-    log->append_hook = fn;
-    log->append_hook_arg = arg;
+    for (int i = 0; i < log->nhooks; i++) {
+        if (log->hooks[i].fn == fn && log->hooks[i].arg == arg) {
+            log->hooks[i] = log->hooks[--log->nhooks];
+            break;
+        }
+    }
     pthread_rwlock_unlock(&log->hook_lock);
 }
 

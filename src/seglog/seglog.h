@@ -127,10 +127,14 @@ int32_t seglog_part_id(const seglog_part_t *p);
 
 /* Registers fn to be called after every append to any partition, from the
  * appending thread, once the batch is readable (e.g. to wake parked fetch
- * requests). fn must be quick and thread-safe, and must not append or set
- * the hook. One hook per log; NULL removes it. Setting waits until calls
- * already in progress have returned, so after removal arg may be freed. */
-void seglog_set_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg);
+ * requests or pipeline readers). fn must be quick and thread-safe, and must
+ * not append or change the hooks. At most SEGLOG_MAX_HOOKS hooks
+ * (CORE_ETOOBIG beyond). Removing waits until calls already in progress
+ * have returned, so afterwards arg may be freed; removing a hook that is not
+ * registered does nothing. */
+#define SEGLOG_MAX_HOOKS 8
+int seglog_add_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg);
+void seglog_remove_append_hook(seglog_t *log, void (*fn)(void *arg, seglog_part_t *p), void *arg);
 
 /* Blocks until everything below `end_offset` is on disk (group commit: one
  * fdatasync serves every waiter). Returns CORE_EFAILED if the partition has

@@ -113,11 +113,14 @@ struct seglog {
     core_map_t *topics;         /* name -> seglog_topic_t*, guarded by mu */
     bool recovered;
 
-    /* Append hook. Appenders call it under hook_lock for reading, so
-     * replacing it (for writing) waits for calls in progress. */
+    /* Append hooks. Appenders call them under hook_lock for reading, so
+     * adding or removing one (for writing) waits for calls in progress. */
     pthread_rwlock_t hook_lock;
-    void (*append_hook)(void *, seglog_part_t *);
-    void *append_hook_arg;
+    struct {
+        void (*fn)(void *, seglog_part_t *);
+        void *arg;
+    } hooks[SEGLOG_MAX_HOOKS];
+    int nhooks;
 
     pthread_t flusher;
     bool flusher_started;

@@ -422,7 +422,7 @@ static void test_append_nowait_and_hook(void **state)
     seglog_t *log;
     assert_int_equal(seglog_open(dir, &log), 0);
     int calls = 0;
-    seglog_set_append_hook(log, count_hook, &calls);
+    assert_int_equal(seglog_add_append_hook(log, count_hook, &calls), 0);
     seglog_topic_config_t c;
     seglog_topic_config_default(&c);
     c.flush = SEGLOG_FLUSH_ALWAYS;
@@ -451,7 +451,7 @@ static void test_append_nowait_and_hook(void **state)
     seglog_part_info(p, &info);
     assert_int_equal(info.durable_end, 7);
     assert_int_equal(calls, 2);
-    seglog_set_append_hook(log, NULL, NULL);
+    seglog_remove_append_hook(log, count_hook, &calls);
     tu_append(p, 7, 1, 0, 10);
     assert_int_equal(calls, 2);
     record_builder_fini(&b);
