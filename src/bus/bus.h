@@ -1,0 +1,97 @@
+/*
+ * bus: how pipelines, jobs and generators reach topics. Produce, consume
+ * and read ranges over the embedded seglog; an external Kafka cluster
+ * (librdkafka) plugs in behind the same interface later, as another
+ * implementation of the vtable in bus_int.h.
+ *
+ * Lifecycle: bus_open_seglog() -> readers and produce calls ->
+ * bus_close() (after every reader is closed).
+ *
+ * Threading: a bus_t may be shared by threads (the seglog is thread-safe);
+ * a bus_reader_t belongs to one thread.
+ *
+ * Records handed out by a reader borrow its buffers until its next poll.
+ * Offsets are Kafka offsets; timestamps are the record's Kafka timestamp in
+ * milliseconds.
+ */
+#ifndef STRATA_BUS_H
+#define STRATA_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+typedef struct bus bus_t;
+typedef struct bus_reader bus_reader_t;
+typedef struct seglog seglog_t;
+
+/* A bus over an open seglog (borrowed; it must outlive the bus). */
+int bus_open_seglog(seglog_t *log, bus_t **out);
+void bus_close(bus_t *b); /* NULL is ignored */
+
+/* Partition count of a topic. CORE_ENOENT if it does not exist. */
+int bus_partitions(bus_t *b, const char *topic, int32_t *count);
+/* First stored offset and next offset to be written. */
+int bus_offsets(bus_t *b, const char *topic, int32_t partition, int64_t *start, int64_t *end);
+/* First offset whose record timestamp is >= ts_ms, or the end offset. */
+int bus_offset_for_time(bus_t *b, const char *topic, int32_t partition, int64_t ts_ms,
+                        int64_t *offset);
+
+typedef struct {
+    const char *key; /* NULL when the key is null */
+    size_t key_len;
+    const char *value; /* NULL when the value is null (a tombstone) */
+    size_t value_len;
+    int64_t offset;
+    int64_t timestamp_ms;
+    int32_t partition;
+} bus_record_t;
+
+/* A reader of one partition from `offset` on. */
+int bus_reader_open(bus_t *b, const char *topic, int32_t partition, int64_t offset,
+                    bus_reader_t **out);
+void bus_reader_close(bus_reader_t *r); /* NULL is ignored */
+
+/* Fills recs[0..max) with the next records and sets *n. When none is
+ * available it waits up to timeout_ms for an append (0 = do not wait) and
+ * returns with *n = 0 if nothing came. If the position was deleted by
+ * retention it moves to the log start and logs a warning. Errors:
+ * CORE_ECORRUPT (detail names topic, partition and offset), CORE_EFAILED
+ * (the partition has failed), CORE_ENOENT (topic deleted). */
+int bus_reader_poll(bus_reader_t *r, bus_record_t *recs, size_t max, size_t *n, int timeout_ms);
+/* The offset of the next record poll will return. */
+int64_t bus_reader_position(const bus_reader_t *r);
+/* The partition's end offset (next to be written): lag = end - position. */
+int64_t bus_reader_end(bus_reader_t *r);
+/* Wakes readers and waiters blocked in poll or bus_wait (any thread). */
+void bus_wake(bus_t *b);
+/* A counter that moves on every append (and wake). Take it before reading,
+ * then bus_wait() returns at once if anything was appended since. */
+uint64_t bus_generation(bus_t *b);
+void bus_wait(bus_t *b, uint64_t seen, int timeout_ms);
+
+/* One record to produce. */
+typedef struct {
+    const void *key; /* NULL = null key */
+    size_t key_len;
+    const void *value; /* NULL = null value */
+    size_t value_len;
+    int64_t timestamp_ms; /* < 0: now */
+} bus_message_t;
+
+/* Kafka's default partitioner: murmur2 of the key modulo the partition
+ * count; null keys go round-robin. */
+int32_t bus_partition_for_key(const void *key, size_t key_len, int32_t partitions);
+
+/* Appends msgs[0..n) to one partition as one batch (partition < 0: all
+ * messages must have keys, or all null keys, and go where the first
+ * message's key points), written with the topic's flush policy and
+ * acknowledged as acks=all would be when `sync` is set. *base (may be NULL)
+ * gets the first offset. CORE_ETOOBIG if the batch exceeds the topic's
+ * max message size. */
+int bus_produce(bus_t *b, const char *topic, int32_t partition, const bus_message_t *msgs, size_t n,
+                bool sync, int64_t *base);
+
+#endif
