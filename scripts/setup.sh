@@ -11,6 +11,9 @@ packages=(
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   # the external-Kafka bus, and a real Kafka client in tests
   librdkafka-dev
+  # the serving store (SQLite embedded, PostgreSQL client and, for tests,
+  # server), and the YAML config
+  libsqlite3-dev libpq-dev postgresql-15 libyaml-dev
   # tests: unit tests, lint, and real Kafka clients (DESIGN.md §4)
   libcmocka-dev libjansson-dev clang-format util-linux git python3
   kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
@@ -45,4 +48,12 @@ kjs="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/kafka/kafkajs"
 if ! grep -qs '"version": "2.2.4"' "$kjs/node_modules/kafkajs/package.json"; then
   echo "setup.sh: installing kafkajs into $kjs"
   (cd "$kjs" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# DuckDB (@duckdb/node-api) for the tests that check computed results
+# against an independent engine, pinned by tests/node/package-lock.json.
+tnode="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
+if ! grep -qs '"version": "1.5.6-r.1"' "$tnode/node_modules/@duckdb/node-api/package.json"; then
+  echo "setup.sh: installing the test tools into $tnode"
+  (cd "$tnode" && npm ci --no-audit --no-fund --loglevel=error)
 fi

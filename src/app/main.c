@@ -13,6 +13,8 @@
  * Threading: single-threaded. The signal handlers only set a flag.
  */
 #include "app/app.h"
+#include "app/config.h"
+#include "app/platform.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -34,6 +36,9 @@ static const command_t commands[] = {
     {"produce", cmd_produce, "append the lines of stdin to a topic, one record each"},
     {"consume", cmd_consume, "print the records of a topic"},
     {"broker", cmd_broker, "serve the log to Kafka clients over the Kafka protocol"},
+    {"check", cmd_check, "validate a config file (check -c FILE)"},
+    {"up", cmd_up, "run the platform a config describes (up -c FILE)"},
+    {"views", cmd_views, "list and query aggregate views"},
 };
 
 static volatile sig_atomic_t stop_flag;

@@ -1,0 +1,263 @@
+/*
+ * `strata up -c FILE`: runs the platform a config describes in one process:
+ * the seglog, the broker (unless disabled) and every pipeline.
+ *
+ * Start order: load and check the whole config (every error listed, exit
+ * 78) -> open the log and create missing topics -> start the broker ->
+ * migrate the store and start the pipelines. Stop order (SIGINT/SIGTERM) is
+ * the reverse: pipelines commit and stop, then the broker, then the log
+ * closes cleanly.
+ *
+ * Threading: the main thread waits for a signal; the broker and each
+ * pipeline have threads of their own.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/platform.h"
+#include "bus/bus.h"
+#include "kafka/kafka.h"
+
+enum { OPT_STORE = 0x200, OPT_NO_BROKER, OPT_LISTEN, OPT_ONCE };
+
+typedef struct {
+    const char *config;
+    const char *store;  /* overrides store.url */
+    const char *listen; /* overrides broker.listen */
+    const char *data;   /* overrides data.dir */
+    bool no_broker;
+    bool once;
+} up_opts_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: strata up -c FILE [options]\n"
+               "\n"
+               "Runs what the config describes, in one process: the topic log, the Kafka\n"
+               "broker and the pipelines, until SIGINT or SIGTERM.\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE    the YAML config (see docs/config.md)\n"
+               "  --store URL          serving store: sqlite:PATH or postgresql://...\n"
+               "                       (overrides store.url)\n"
+               "  --listen HOST:PORT   broker address (overrides broker.listen; port 0\n"
+               "                       picks a free port)\n"
+               "  --no-broker          do not start the broker\n"
+               "  --once               run each pipeline until it has consumed what its\n"
+               "                       topic holds now, commit, print its counts and exit\n"
+               "                       (no broker)\n"
+               "  --data DIR           data directory (overrides data.dir)\n"
+               "  -h, --help           show this help\n");
+}
+
+static int parse_options(int argc, char **argv, up_opts_t *o)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"store", required_argument, NULL, OPT_STORE},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"no-broker", no_argument, NULL, OPT_NO_BROKER},
+        {"once", no_argument, NULL, OPT_ONCE},
+        {"data", required_argument, NULL, APP_OPT_DATA},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hc:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return APP_HELP_SHOWN;
+        case 'c':
+            o->config = optarg;
+            break;
+        case OPT_STORE:
+            o->store = optarg;
+            break;
+        case OPT_LISTEN:
+            o->listen = optarg;
+            break;
+        case OPT_NO_BROKER:
+            o->no_broker = true;
+            break;
+        case OPT_ONCE:
+            o->once = true;
+            break;
+        case APP_OPT_DATA:
+            o->data = optarg;
+            break;
+        default:
+            return app_option_error("up", c, argv, argc);
+        }
+    }
+    if (optind < argc)
+        return app_usage_error("up", "unexpected argument '%s'", argv[optind]);
+    if (o->config == NULL)
+        return app_usage_error("up", "-c FILE is required");
+    return 0;
+}
+
+int app_load_checked(const char *path, app_config_t **cfg, app_platform_t *pf)
+{
+    memset(pf, 0, sizeof *pf);
+    int rc = app_config_load(path, cfg);
+    if (rc == CORE_ENOMEM)
+        return app_fail(rc, "load %s", path);
+    if (rc == 0) {
+        rc = app_platform_build(*cfg, pf);
+        if (rc < 0)
+            return app_fail(rc, "build the pipelines of %s", path);
+    }
+    if (app_config_error_count(*cfg) > 0) {
+        size_t n = app_config_print_errors(*cfg, stderr);
+        fprintf(stderr, "strata: %s: %zu error%s; nothing was started\n", path, n,
+                n == 1 ? "" : "s");
+        return APP_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+typedef struct {
+    seglog_t *log;
+    kafka_broker_t *broker;
+    bus_t *bus;
+    stream_runtime_t *rt;
+} platform_run_t;
+
+static int start_broker(platform_run_t *r, const char *listen)
+{
+    kafka_config_t kc;
+    kafka_config_default(&kc);
+    kc.listen = listen;
+    core_error_clear();
+    int rc = kafka_broker_create(r->log, &kc, &r->broker);
+    if (rc == 0)
+        rc = kafka_broker_start(r->broker);
+    if (rc != 0)
+        return app_fail(rc, "start the broker on %s", listen);
+    const char *colon = strrchr(listen, ':');
+    int hl = colon != NULL ? (int)(colon - listen) : (int)strlen(listen);
+    printf("strata broker listening on %.*s:%d\n", hl, listen, kafka_broker_port(r->broker));
+    return 0;
+}
+
+static int start_pipelines(platform_run_t *r, app_platform_t *pf, const char *url)
+{
+    int rc = bus_open_seglog(r->log, &r->bus);
+    if (rc == 0)
+        rc = stream_runtime_create(r->bus, url, &r->rt);
+    for (size_t i = 0; rc == 0 && i < pf->n_pipelines; i++) {
+        rc = stream_runtime_add(r->rt, pf->pipelines[i]);
+        if (rc == 0)
+            pf->pipelines[i] = NULL; /* taken */
+    }
+    if (rc == 0)
+        rc = stream_runtime_start(r->rt);
+    char safe[512];
+    app_redact_url(url, safe, sizeof safe);
+    if (rc != 0)
+        return app_fail(rc, "start the pipelines on %s", safe);
+    printf("strata up: %zu pipeline%s running; store %s\n", stream_runtime_count(r->rt),
+           stream_runtime_count(r->rt) == 1 ? "" : "s", safe);
+    return 0;
+}
+
+static void report_failures(platform_run_t *r, bool *reported)
+{
+    for (size_t i = 0; r->rt != NULL && i < stream_runtime_count(r->rt); i++) {
+        stream_stats_t st;
+        stream_runtime_stats(r->rt, i, &st);
+        if (st.failed && !reported[i]) {
+            reported[i] = true;
+            fprintf(stderr, "strata: pipeline %s stopped: %s\n", stream_runtime_name(r->rt, i),
+                    st.error);
+        }
+    }
+}
+
+static void wait_for_signal(platform_run_t *r)
+{
+    bool reported[256] = {false};
+    while (!app_stop_requested()) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (r->rt != NULL && stream_runtime_count(r->rt) <= 256)
+            report_failures(r, reported);
+    }
+}
+
+static void stop_all(platform_run_t *r)
+{
+    stream_runtime_destroy(r->rt);
+    if (r->broker != NULL) {
+        kafka_broker_stop(r->broker);
+        kafka_broker_destroy(r->broker);
+    }
+    bus_close(r->bus);
+    if (r->log != NULL)
+        seglog_close(r->log);
+}
+
+/* --once: each pipeline in turn on this thread, up to the current ends. */
+static int run_once(platform_run_t *r, app_platform_t *pf, const char *url)
+{
+    int rc = bus_open_seglog(r->log, &r->bus);
+    for (size_t i = 0; rc == 0 && i < pf->n_pipelines; i++) {
+        stream_stats_t st;
+        rc = stream_pipeline_run_once(pf->pipelines[i], r->bus, url, &st);
+        if (rc != 0)
+            return app_fail(rc, "run pipeline %s", stream_pipeline_name(pf->pipelines[i]));
+        printf("pipeline %s: %lld records, %lld valid, %lld invalid, %lld late, %lld filtered, "
+               "%lld rows, %lld anomalies, %lld commits\n",
+               stream_pipeline_name(pf->pipelines[i]), (long long)st.records, (long long)st.valid,
+               (long long)st.invalid, (long long)st.late, (long long)st.filtered,
+               (long long)st.rows, (long long)st.anomalies, (long long)st.commits);
+    }
+    return rc;
+}
+
+static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platform_t *pf)
+{
+    platform_run_t r = {0};
+    app_ctx_t c = *ctx;
+    c.data_dir = o->data != NULL ? o->data : cfg->data_dir;
+    int rc = app_open_log(&c, true, &r.log);
+    if (rc == 0)
+        rc = app_platform_topics(cfg, r.log);
+    if (rc == 0 && o->once) {
+        rc = run_once(&r, pf, o->store != NULL ? o->store : cfg->store_url);
+        stop_all(&r);
+        return rc;
+    }
+    bool broker = cfg->broker_enabled && !o->no_broker;
+    if (rc == 0 && broker)
+        rc = start_broker(&r, o->listen != NULL ? o->listen : cfg->broker_listen);
+    if (rc == 0)
+        rc = start_pipelines(&r, pf, o->store != NULL ? o->store : cfg->store_url);
+    fflush(stdout);
+    if (rc == 0)
+        wait_for_signal(&r);
+    stop_all(&r);
+    return rc;
+}
+
+int cmd_up(app_ctx_t *ctx, int argc, char **argv)
+{
+    up_opts_t o = {0};
+    int rc = parse_options(argc, argv, &o);
+    if (rc != 0)
+        return rc == APP_HELP_SHOWN ? APP_EXIT_OK : rc;
+    app_catch_signals();
+    app_config_t *cfg = NULL;
+    app_platform_t pf;
+    rc = app_load_checked(o.config, &cfg, &pf);
+    if (rc == 0)
+        rc = up(ctx, &o, cfg, &pf);
+    app_platform_fini(&pf);
+    app_config_destroy(cfg);
+    return rc;
+}

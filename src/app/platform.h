@@ -1,0 +1,51 @@
+/*
+ * platform.h - turns a loaded config into the running parts' own settings:
+ * schema_t objects for the schemas, compiled stream pipelines, and seglog
+ * topic settings (internal to app/).
+ *
+ * Lifecycle: app_platform_build() -> use -> app_platform_fini(). Problems
+ * are appended to the config's error list with their lines, so `strata
+ * check` and `strata up` report them the same way.
+ *
+ * Threading: the calling thread only.
+ */
+#ifndef STRATA_APP_PLATFORM_H
+#define STRATA_APP_PLATFORM_H
+
+#include "app/config.h"
+#include "schema/schema.h"
+#include "seglog/seglog.h"
+#include "stream/stream.h"
+
+typedef struct {
+    schema_t **schemas; /* parallel to cfg->schemas; owned */
+    size_t n_schemas;
+    stream_pipeline_t **pipelines; /* parallel to cfg->pipelines; owned until taken */
+    size_t n_pipelines;
+} app_platform_t;
+
+/* Builds schemas and compiles pipelines. Returns the number of errors it
+ * appended to cfg (0 = usable), or a negative code for ENOMEM. */
+int app_platform_build(app_config_t *cfg, app_platform_t *out);
+void app_platform_fini(app_platform_t *pf);
+
+/* The schema named `name`, or NULL. Borrowed. */
+schema_t *app_platform_schema(const app_config_t *cfg, const app_platform_t *pf, const char *name);
+
+/* Creates the config's topics that the log lacks; reports existing topics
+ * whose partition count differs (a warning: partitions never change). */
+int app_platform_topics(const app_config_t *cfg, seglog_t *log);
+
+/* "postgresql://user:secret@h/db" -> "postgresql://user:***@h/db", for logs
+ * and messages. Writes at most n bytes. */
+void app_redact_url(const char *url, char *out, size_t n);
+
+/* Loads the config at path and builds its platform, printing every error
+ * (then returning APP_EXIT_CONFIG). 0 or an APP_EXIT_ code; *cfg is set
+ * whenever it could be loaded (destroy it), pf is always finishable. */
+int app_load_checked(const char *path, app_config_t **cfg, app_platform_t *pf);
+
+int cmd_up(app_ctx_t *ctx, int argc, char **argv);
+int cmd_views(app_ctx_t *ctx, int argc, char **argv);
+
+#endif /* STRATA_APP_PLATFORM_H */

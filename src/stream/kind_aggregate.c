@@ -1,0 +1,144 @@
+/*
+ * The `aggregate` kind: filter -> key -> event-time window -> partial
+ * aggregates, written as view rows.
+ *
+ * Each task keeps its partition's open windows in a window operator. At
+ * every commit the watermark closes what it can, and each changed window
+ * becomes an upsert of its row (layer 'speed', this partition), final once
+ * closed; sessions merged away become deletes. On start the task reloads
+ * its partition's open rows (final = false), so a restart continues with
+ * exactly the state of its last commit.
+ *
+ * Threading: the pipeline thread only.
+ */
+#include "stream/stream_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#define FIXED_COLS 7
+#define MAX_COLS   (FIXED_COLS + 64 * STREAM_AGG_MAX_COLS)
+#define MAX_AGGS   64
+
+static int prepare(stream_pipeline_t *p, store_t *s)
+{
+    if (p->wcfg.naggs > MAX_AGGS)
+        return core_error(CORE_EINVAL, "view %s: more than %d aggregates", p->out_name, MAX_AGGS);
+    return store_table_open(s, &p->out_def, &p->out);
+}
+
+/* Index of aggregate i's first column. */
+static size_t agg_col(const stream_pipeline_t *p, size_t i)
+{
+    size_t at = FIXED_COLS;
+    for (size_t j = 0; j < i; j++) {
+        store_column_t cols[STREAM_AGG_MAX_COLS];
+        char names[STREAM_AGG_MAX_COLS][STREAM_AGG_COL_NAME];
+        at += stream_agg_columns(p->agg_kinds[j], p->agg_names[j], cols, names);
+    }
+    return at;
+}
+
+static int restore_row(void *arg, const schema_value_t *v, size_t n)
+{
+    stream_task_t *t = arg;
+    const stream_pipeline_t *p = t->p;
+    stream_agg_state_t states[MAX_AGGS];
+    if (n != p->out_def.ncolumns || v[0].type != SCHEMA_STRING || v[1].type != SCHEMA_TIMESTAMP ||
+        v[4].type != SCHEMA_TIMESTAMP)
+        return core_error(CORE_ECORRUPT, "view %s: a stored row has unexpected columns",
+                          p->out_name);
+    for (size_t i = 0; i < p->wcfg.naggs; i++) {
+        int rc = stream_agg_from_values(p->agg_kinds[i], v + agg_col(p, i), &states[i]);
+        if (rc != 0)
+            return core_error(CORE_ECORRUPT, "view %s: bad partial state in column %s", p->out_name,
+                              p->agg_names[i]);
+    }
+    return stream_winop_restore(t->winop, v[0].v.s.p, v[0].v.s.len, v[1].v.i, v[4].v.i, states);
+}
+
+static int task_init(stream_task_t *t, store_t *s)
+{
+    int rc = stream_winop_create(&t->p->wcfg, &t->winop);
+    if (rc != 0)
+        return rc;
+    store_filter_t f[3] = {
+        {"layer", STORE_EQ, {.type = SCHEMA_STRING, .v.s = {"speed", 5}}},
+        {"partition", STORE_EQ, {.type = SCHEMA_INT, .v.i = t->partition}},
+        {"final", STORE_EQ, {.type = SCHEMA_BOOL, .v.b = false}},
+    };
+    rc = store_select(s, t->p->out, f, 3, 0, 0, restore_row, t);
+    /* The operator must know the committed watermark too, or an event for
+     * a window that closed before the restart would open it again. */
+    if (rc == 0 && t->wm != INT64_MIN)
+        stream_winop_advance(t->winop, t->wm);
+    return rc;
+}
+
+static int process(stream_task_t *t, const bus_record_t *rec)
+{
+    const stream_pipeline_t *p = t->p;
+    double in[MAX_AGGS];
+    bool present[MAX_AGGS];
+    const char *key;
+    size_t klen;
+    int rc = stream_task_key(t, &key, &klen);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < p->wcfg.naggs; i++) {
+        in[i] = 0;
+        present[i] = p->agg_args[i] == NULL || stream_task_number(t, p->agg_args[i], &in[i]);
+    }
+    return stream_winop_add(t->winop, key, klen, t->event_us, in, present,
+                            STREAM_AGG_ORD(t->partition, rec->offset), t->wm, &t->late);
+}
+
+typedef struct {
+    stream_task_t *t;
+    int64_t now_us;
+} drain_ctx_t;
+
+static int write_row(void *arg, const stream_winop_row_t *row)
+{
+    drain_ctx_t *c = arg;
+    stream_task_t *t = c->t;
+    const stream_pipeline_t *p = t->p;
+    schema_value_t v[MAX_COLS];
+    v[0] = (schema_value_t){.type = SCHEMA_STRING, .v.s = {row->key, row->klen}};
+    v[1] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = row->start};
+    v[2] = (schema_value_t){.type = SCHEMA_STRING, .v.s = {"speed", 5}};
+    v[3] = (schema_value_t){.type = SCHEMA_INT, .v.i = t->partition};
+    if (row->removed)
+        return store_batch_delete(t->batch, p->out, v);
+    v[4] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = row->end};
+    v[5] = (schema_value_t){.type = SCHEMA_BOOL, .v.b = row->final};
+    v[6] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = c->now_us};
+    size_t at = FIXED_COLS;
+    for (size_t i = 0; i < p->wcfg.naggs; i++)
+        at += stream_agg_to_values(p->agg_kinds[i], &row->states[i], v + at);
+    t->stats->rows++;
+    return store_batch_upsert(t->batch, p->out, v);
+}
+
+static int flush(stream_task_t *t)
+{
+    if (t->wm != INT64_MIN)
+        stream_winop_advance(t->winop, t->wm);
+    drain_ctx_t c = {t, core_wall_us()};
+    return stream_winop_drain(t->winop, write_row, &c);
+}
+
+static void task_fini(stream_task_t *t)
+{
+    stream_winop_destroy(t->winop);
+    t->winop = NULL;
+}
+
+const stream_kind_ops_t stream_kind_aggregate_ops = {
+    .prepare = prepare,
+    .task_init = task_init,
+    .process = process,
+    .flush = flush,
+    .committed = NULL,
+    .task_fini = task_fini,
+};

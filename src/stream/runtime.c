@@ -1,0 +1,385 @@
+/*
+ * The runtime: one thread per pipeline, each with its own store connection,
+ * serving the tasks of all the pipeline's partitions.
+ *
+ * Loop (run_loop): poll every task's reader without waiting and process
+ * what came; commit a task when it has commit_records pending, or when
+ * commit_interval has passed since its last commit and it has pending
+ * records or a moved watermark; when nothing came, wait for an append (at
+ * most until the next commit is due).
+ *
+ * Idle partitions: a task that has seen no record for idle_timeout is idle,
+ * and its watermark follows the highest watermark among the pipeline's
+ * tasks, so it no longer holds windows open.
+ *
+ * Store failures: a commit that fails with CORE_EIO pauses the pipeline;
+ * the same batch is retried with exponential backoff (100 ms to 5 s) until
+ * it succeeds or the runtime stops. Nothing is consumed meanwhile, so
+ * nothing is lost and, because the batch carries its offsets, nothing is
+ * doubled. A fenced commit (CORE_EFAILED) or any other error stops the
+ * pipeline with its error in the stats.
+ *
+ * Threading: `stop` is an atomic flag; stats are written by the pipeline
+ * thread and read by others (relaxed; figures may be a moment old).
+ */
+#include "stream/stream_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define POLL_MAX    1024
+#define WAIT_MAX_MS 100
+#define BACKOFF_MIN 100
+#define BACKOFF_MAX 5000
+
+typedef struct {
+    stream_pipeline_t *p;
+    bus_t *bus;
+    const char *url;
+    store_t *store;
+    store_batch_t *batch;
+    stream_task_t **tasks;
+    int32_t ntasks;
+    stream_stats_t stats;
+    pthread_t thread;
+    bool started;
+    const int *stop; /* set to stop */
+    int64_t *until;  /* run_once: end offsets per partition, or NULL */
+    bus_record_t recs[POLL_MAX];
+} pipe_run_t;
+
+struct stream_runtime {
+    bus_t *bus;
+    char *url;
+    pipe_run_t **runs;
+    size_t n;
+    int stop;
+    bool started;
+};
+
+static bool stopping(const pipe_run_t *r)
+{
+    return r->stop != NULL && __atomic_load_n(r->stop, __ATOMIC_RELAXED) != 0;
+}
+
+static void fail(pipe_run_t *r, int rc, const char *what)
+{
+    snprintf(r->stats.error, sizeof r->stats.error, "%s: %s (%s)", what, core_strerror(rc),
+             core_error_detail());
+    r->stats.failed = true;
+    core_log(CORE_LOG_ERROR, "stream", "pipeline %s: %s", r->p->name, r->stats.error);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Commits t, retrying while the store is unreachable. */
+static int commit(pipe_run_t *r, stream_task_t *t)
+{
+    int64_t backoff = BACKOFF_MIN;
+    for (;;) {
+        int rc = stream_task_commit(t, r->store);
+        if (rc != CORE_EIO) {
+            r->stats.paused = false;
+            return rc;
+        }
+        if (!r->stats.paused)
+            core_log(CORE_LOG_WARN, "stream", "pipeline %s: store unreachable (%s); retrying",
+                     r->p->name, core_error_detail());
+        r->stats.paused = true;
+        for (int64_t waited = 0; waited < backoff; waited += 50) {
+            if (stopping(r))
+                return CORE_ECLOSED;
+            sleep_ms(50);
+        }
+        backoff = CORE_MIN(backoff * 2, BACKOFF_MAX);
+    }
+}
+
+static int open_store(pipe_run_t *r)
+{
+    int64_t backoff = BACKOFF_MIN;
+    for (;;) {
+        int rc = store_open(r->url, &r->store);
+        if (rc == 0)
+            rc = r->p->ops->prepare(r->p, r->store);
+        if (rc == 0)
+            rc = stream_pipeline_prepare(r->p, r->store);
+        if (rc != CORE_EIO)
+            return rc;
+        store_close(r->store);
+        r->store = NULL;
+        r->stats.paused = true;
+        for (int64_t waited = 0; waited < backoff; waited += 50) {
+            if (stopping(r))
+                return CORE_ECLOSED;
+            sleep_ms(50);
+        }
+        backoff = CORE_MIN(backoff * 2, BACKOFF_MAX);
+    }
+}
+
+static int open_tasks(pipe_run_t *r)
+{
+    int rc = bus_partitions(r->bus, r->p->topic, &r->ntasks);
+    if (rc != 0)
+        return rc;
+    r->tasks = core_calloc(CORE_MEM_STREAM, (size_t)r->ntasks, sizeof *r->tasks);
+    if (r->tasks == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    for (int32_t i = 0; i < r->ntasks && rc == 0; i++)
+        rc = stream_task_create(r->p, i, r->bus, r->store, r->batch, &r->stats, &r->tasks[i]);
+    return rc;
+}
+
+/* Processes up to POLL_MAX records of one task; *got counts them. */
+static int pump(pipe_run_t *r, stream_task_t *t, size_t *got)
+{
+    size_t n = 0;
+    size_t max = POLL_MAX;
+    if (r->until != NULL) {
+        int64_t left = r->until[t->partition] - bus_reader_position(t->reader);
+        max = left <= 0 ? 0 : (size_t)CORE_MIN(left, (int64_t)POLL_MAX);
+    }
+    if (max == 0)
+        return 0;
+    int rc = bus_reader_poll(t->reader, r->recs, max, &n, 0);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = stream_task_record(t, &r->recs[i]);
+        if (rc == STREAM_NEED_COMMIT) {
+            rc = commit(r, t);
+            if (rc == 0)
+                rc = stream_task_record(t, &r->recs[i]);
+        }
+        if (rc == 0 && t->pending >= (size_t)r->p->commit_records)
+            rc = commit(r, t);
+    }
+    /* Every record handed out is processed: offsets the poll stepped over
+     * (gaps at a batch's end) need no processing either. */
+    if (rc == 0 && n > 0)
+        t->next = bus_reader_position(t->reader);
+    *got += n;
+    return rc;
+}
+
+/* Idle tasks follow the highest watermark; due tasks commit. */
+static int tick(pipe_run_t *r, bool final)
+{
+    int64_t now = core_mono_ms();
+    int64_t top = INT64_MIN;
+    int64_t low = INT64_MAX, lag = 0, open = 0;
+    for (int32_t i = 0; i < r->ntasks; i++)
+        top = CORE_MAX(top, r->tasks[i]->wm);
+    for (int32_t i = 0; i < r->ntasks; i++) {
+        stream_task_t *t = r->tasks[i];
+        if (r->p->idle_us > 0 && now - t->last_record_ms >= r->p->idle_us / 1000) {
+            t->idle = true;
+            stream_task_advance(t, top);
+        }
+        bool due = final || now - t->last_commit_ms >= r->p->commit_interval_ms;
+        if (due && (t->pending > 0 || t->wm_moved || t->flushed)) {
+            int rc = commit(r, t);
+            if (rc != 0)
+                return rc;
+        }
+        low = CORE_MIN(low, t->wm);
+        lag += bus_reader_end(t->reader) - t->committed;
+        if (t->winop != NULL)
+            open += (int64_t)stream_winop_open(t->winop);
+    }
+    r->stats.watermark_us = r->ntasks > 0 ? low : INT64_MIN;
+    r->stats.lag = lag;
+    r->stats.open_windows = open;
+    return 0;
+}
+
+static bool caught_up(const pipe_run_t *r)
+{
+    for (int32_t i = 0; i < r->ntasks; i++)
+        if (bus_reader_position(r->tasks[i]->reader) < r->until[i])
+            return false;
+    return true;
+}
+
+static int run_loop(pipe_run_t *r)
+{
+    int rc = 0;
+    while (rc == 0 && !stopping(r)) {
+        size_t got = 0;
+        uint64_t gen = bus_generation(r->bus);
+        for (int32_t i = 0; i < r->ntasks && rc == 0; i++)
+            rc = pump(r, r->tasks[i], &got);
+        if (rc == 0)
+            rc = tick(r, false);
+        if (rc != 0 || (r->until != NULL && caught_up(r)))
+            break;
+        if (got == 0)
+            bus_wait(r->bus, gen, WAIT_MAX_MS);
+    }
+    if (rc == 0)
+        rc = tick(r, true);
+    return rc;
+}
+
+static void close_run(pipe_run_t *r)
+{
+    for (int32_t i = 0; r->tasks != NULL && i < r->ntasks; i++)
+        stream_task_destroy(r->tasks[i]);
+    core_free(r->tasks);
+    r->tasks = NULL;
+    store_batch_destroy(r->batch);
+    r->batch = NULL;
+    store_close(r->store);
+    r->store = NULL;
+}
+
+static int run(pipe_run_t *r)
+{
+    int rc = store_batch_create(&r->batch);
+    if (rc == 0)
+        rc = open_store(r);
+    if (rc == 0)
+        rc = open_tasks(r);
+    if (rc == 0 && r->until != NULL) {
+        r->until = core_calloc(CORE_MEM_STREAM, (size_t)r->ntasks + 1, sizeof *r->until);
+        for (int32_t i = 0; r->until != NULL && i < r->ntasks; i++)
+            r->until[i] = bus_reader_end(r->tasks[i]->reader);
+        if (r->until == NULL)
+            rc = core_error(CORE_ENOMEM, "stream: out of memory");
+    }
+    r->stats.running = rc == 0;
+    if (rc == 0)
+        rc = run_loop(r);
+    if (rc != 0 && rc != CORE_ECLOSED)
+        fail(r, rc, "stopped");
+    r->stats.running = false;
+    close_run(r);
+    return rc == CORE_ECLOSED ? 0 : rc;
+}
+
+static void *thread_main(void *arg)
+{
+    run(arg);
+    return NULL;
+}
+
+int stream_runtime_create(bus_t *bus, const char *store_url, stream_runtime_t **out)
+{
+    stream_runtime_t *rt = core_calloc(CORE_MEM_STREAM, 1, sizeof *rt);
+    if (rt == NULL || (rt->url = core_strdup(CORE_MEM_STREAM, store_url)) == NULL) {
+        core_free(rt);
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    }
+    rt->bus = bus;
+    *out = rt;
+    return 0;
+}
+
+int stream_runtime_add(stream_runtime_t *rt, stream_pipeline_t *p)
+{
+    pipe_run_t **runs = core_realloc(CORE_MEM_STREAM, rt->runs, (rt->n + 1) * sizeof *runs);
+    if (runs == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    rt->runs = runs;
+    pipe_run_t *r = core_calloc(CORE_MEM_STREAM, 1, sizeof *r);
+    if (r == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    r->p = p;
+    r->bus = rt->bus;
+    r->url = rt->url;
+    r->stop = &rt->stop;
+    r->stats.watermark_us = INT64_MIN;
+    rt->runs[rt->n++] = r;
+    return 0;
+}
+
+int stream_runtime_start(stream_runtime_t *rt)
+{
+    store_t *s = NULL;
+    int rc = store_open(rt->url, &s);
+    if (rc == 0)
+        rc = store_migrate(s);
+    store_close(s);
+    for (size_t i = 0; rc == 0 && i < rt->n; i++) {
+        if (pthread_create(&rt->runs[i]->thread, NULL, thread_main, rt->runs[i]) != 0)
+            rc = core_error(CORE_EIO, "stream: cannot start a thread");
+        else
+            rt->runs[i]->started = true;
+    }
+    rt->started = true;
+    if (rc != 0)
+        stream_runtime_stop(rt);
+    return rc;
+}
+
+void stream_runtime_stop(stream_runtime_t *rt)
+{
+    __atomic_store_n(&rt->stop, 1, __ATOMIC_RELAXED);
+    bus_wake(rt->bus);
+    for (size_t i = 0; i < rt->n; i++) {
+        if (rt->runs[i]->started)
+            pthread_join(rt->runs[i]->thread, NULL);
+        rt->runs[i]->started = false;
+    }
+}
+
+void stream_runtime_destroy(stream_runtime_t *rt)
+{
+    if (rt == NULL)
+        return;
+    stream_runtime_stop(rt);
+    for (size_t i = 0; i < rt->n; i++) {
+        stream_pipeline_destroy(rt->runs[i]->p);
+        core_free(rt->runs[i]);
+    }
+    core_free(rt->runs);
+    core_free(rt->url);
+    core_free(rt);
+}
+
+size_t stream_runtime_count(const stream_runtime_t *rt)
+{
+    return rt->n;
+}
+
+const char *stream_runtime_name(const stream_runtime_t *rt, size_t i)
+{
+    return rt->runs[i]->p->name;
+}
+
+void stream_runtime_stats(stream_runtime_t *rt, size_t i, stream_stats_t *out)
+{
+    *out = rt->runs[i]->stats;
+}
+
+int stream_pipeline_run_once(stream_pipeline_t *p, bus_t *bus, const char *store_url,
+                             stream_stats_t *stats)
+{
+    int64_t marker = 0;
+    pipe_run_t *r = core_calloc(CORE_MEM_STREAM, 1, sizeof *r);
+    if (r == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    r->p = p;
+    r->bus = bus;
+    r->url = store_url;
+    r->until = &marker; /* replaced by the end offsets once the tasks exist */
+    r->stats.watermark_us = INT64_MIN;
+    store_t *s = NULL;
+    int rc = store_open(store_url, &s);
+    if (rc == 0)
+        rc = store_migrate(s);
+    store_close(s);
+    if (rc == 0)
+        rc = run(r);
+    if (r->until != &marker)
+        core_free(r->until);
+    if (stats != NULL)
+        *stats = r->stats;
+    core_free(r);
+    return rc;
+}

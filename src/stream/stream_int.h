@@ -1,0 +1,191 @@
+/*
+ * Internals of the pipeline runtime shared by its files: the compiled
+ * pipeline, the per-partition task, and the interface each pipeline kind
+ * implements (table, aggregate, detect, cdc).
+ *
+ * A kind sees one record at a time on the task's thread, after decoding,
+ * validation and the filter. It adds what the record produces to the
+ * commit's store batch (table rows, anomalies) or to its own state (windows,
+ * detector state), and writes that state into the batch when the task
+ * flushes before a commit.
+ */
+#ifndef STRATA_STREAM_INT_H
+#define STRATA_STREAM_INT_H
+
+#include <string.h>
+
+#include "stream/expr_int.h"
+#include "stream/stream.h"
+#include "stream/window_int.h"
+
+/* process() asks for a commit before the record can be applied (e.g. its
+ * primary key is already in the batch); the runtime commits and calls
+ * process() again with the same record. */
+#define STREAM_NEED_COMMIT 1
+
+typedef struct stream_task stream_task_t;
+
+/* Hashes of the primary keys already in a task's batch. */
+typedef struct {
+    uint64_t *slots; /* 0 = empty */
+    size_t cap, count;
+} task_keyset_t;
+
+typedef struct {
+    /* Prepares the kind's tables (on the pipeline thread's connection). */
+    int (*prepare)(stream_pipeline_t *p, store_t *s);
+    /* Per task: creates state and loads what the store holds for it. */
+    int (*task_init)(stream_task_t *t, store_t *s);
+    /* One valid, filtered record. May add to t->batch, or set t->late and
+     * return 0 for a record to be sent to the dlq as late, or add its own
+     * dlq row with stream_task_dlq. */
+    int (*process)(stream_task_t *t, const bus_record_t *rec);
+    /* Before a commit: adds changed state to t->batch. */
+    int (*flush)(stream_task_t *t);
+    /* After a successful commit. May be NULL. */
+    void (*committed)(stream_task_t *t);
+    void (*task_fini)(stream_task_t *t);
+} stream_kind_ops_t;
+
+extern const stream_kind_ops_t stream_kind_table_ops;
+extern const stream_kind_ops_t stream_kind_aggregate_ops;
+extern const stream_kind_ops_t stream_kind_detect_ops;
+extern const stream_kind_ops_t stream_kind_cdc_ops;
+
+typedef struct {
+    char *name;
+    stream_expr_t *check;
+    char *message;
+} stream_rule_t;
+
+/* A compiled detector rule. */
+typedef struct {
+    char *name;
+    stream_rule_kind_t kind;
+    stream_expr_t *when;  /* threshold */
+    stream_expr_t *value; /* threshold (optional) and zscore's field */
+    double threshold;
+    int64_t min_history;
+    int64_t window_us;
+    int64_t limit;
+} stream_detector_t;
+
+/* A compiled pipeline. Immutable once compiled, except the store table
+ * handles, which belong to the pipeline thread's connection. */
+struct stream_pipeline {
+    char *name;
+    char *topic;
+    stream_kind_t kind;
+    const stream_kind_ops_t *ops;
+    const schema_t *schema;
+    stream_rule_t *rules; /* the schema's cross-field rules */
+    size_t nrules;
+    stream_expr_t *filter;
+    stream_expr_t *key;
+    int event_time_field; /* -1: the record timestamp */
+    int64_t commit_interval_ms;
+    int64_t commit_records;
+
+    /* aggregate */
+    stream_winop_config_t wcfg;
+    stream_agg_kind_t *agg_kinds;
+    stream_expr_t **agg_args; /* NULL entry: count() */
+    char **agg_names;
+    int64_t ooo_us, idle_us;
+    stream_emit_t emit;
+    stream_window_t window;
+    int64_t size_us, slide_us, gap_us;
+
+    /* The output table: the view (aggregate), the table (table, cdc). */
+    char *out_name;
+    store_table_def_t out_def;
+    store_column_t *out_cols;
+    char (*out_col_names)[STREAM_AGG_COL_NAME];
+    int *col_field;     /* table/cdc: schema field per column; -1/-2 for
+                         * _partition/_offset */
+    store_table_t *out; /* set by prepare, on the pipeline thread */
+
+    /* detect */
+    stream_detector_t *detectors;
+    size_t ndetectors;
+
+    char *definition; /* JSON registered in strata_views */
+};
+
+/* One partition of a pipeline, on the pipeline's thread. */
+struct stream_task {
+    stream_pipeline_t *p;
+    int32_t partition;
+    bus_reader_t *reader;
+    int64_t epoch;
+    int64_t committed;      /* next offset, as committed */
+    int64_t next;           /* next offset to commit: past every record processed */
+    int64_t max_ts;         /* largest event time seen (us); INT64_MIN: none */
+    int64_t wm;             /* watermark (us); INT64_MIN: none */
+    int64_t last_record_ms; /* monotonic time of the last record */
+    bool idle;
+
+    schema_row_t row;
+    core_buf_t scratch; /* expression scratch, reset per record */
+    stream_expr_env_t env;
+    int64_t event_us; /* the current record's event time */
+    bool late;        /* set by process(): send to the dlq as late */
+
+    store_batch_t *batch;
+    size_t pending;         /* records processed since the last commit */
+    bool flushed;           /* kind state and offset are in the batch */
+    task_keyset_t keys;     /* primary keys already in the batch */
+    int64_t last_commit_ms; /* monotonic */
+    bool wm_moved;          /* the watermark moved since the last commit */
+
+    stream_winop_t *winop; /* aggregate */
+    void *kind_state;      /* detect, cdc */
+
+    stream_stats_t *stats; /* the pipeline's, owned by the runtime */
+    int64_t *lat_ts;       /* record timestamps (ms) awaiting commit, sampled */
+    size_t nlat, caplat;
+};
+
+/* Adds a dlq row for the task's current record. */
+int stream_task_dlq(stream_task_t *t, const bus_record_t *rec, const char *kind,
+                    const char *reason);
+/* Evaluates e for the current record as a double; false when NULL or not
+ * numeric. */
+bool stream_task_number(stream_task_t *t, const stream_expr_t *e, double *out);
+/* Evaluates the key expression to bytes (in scratch); the empty string when
+ * the pipeline has none; NULL keys become "". */
+int stream_task_key(stream_task_t *t, const char **key, size_t *len);
+/* Builds the output table's row for the current record into vals (one per
+ * column) and reports the primary key bytes used for duplicate detection. */
+int stream_task_table_row(stream_task_t *t, const bus_record_t *rec, schema_value_t *vals);
+/* Remembers a primary key for this batch; STREAM_NEED_COMMIT if already
+ * there. */
+int stream_task_claim_key(stream_task_t *t, const schema_value_t *pk, size_t npk);
+
+/* Copies a column name, cut at STREAM_AGG_COL_NAME - 1 bytes (the store
+ * rejects names over 63 bytes anyway). */
+static inline void copy_name(char *dst, const char *src)
+{
+    size_t n = strnlen(src, STREAM_AGG_COL_NAME - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* task.c: the task's life and its commits. */
+int stream_task_create(stream_pipeline_t *p, int32_t partition, bus_t *bus, store_t *s,
+                       store_batch_t *batch, stream_stats_t *stats, stream_task_t **out);
+void stream_task_destroy(stream_task_t *t);
+/* Processes one record. STREAM_NEED_COMMIT: commit, then call again. */
+int stream_task_record(stream_task_t *t, const bus_record_t *rec);
+/* Flushes (once) and commits. CORE_EIO: retry later with the same batch;
+ * CORE_EFAILED: fenced. */
+int stream_task_commit(stream_task_t *t, store_t *s);
+/* Moves the watermark to at least wm (idle partitions). */
+void stream_task_advance(stream_task_t *t, int64_t wm);
+
+/* pipeline.c / view.c */
+int stream_pipeline_definition(stream_pipeline_t *p, const stream_pipeline_def_t *d);
+/* Creates the output table and registers a view (pipeline thread). */
+int stream_pipeline_prepare(stream_pipeline_t *p, store_t *s);
+
+#endif
