@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# A guided tour of strata's commit log: installs what the build needs, builds
-# the release binary, then creates a topic, produces 1000 bank transactions
-# keyed by TransactionID, describes the topic, reads a few records back, and
-# serves the same log to kcat through the Kafka-compatible broker.
+# A guided tour of strata: installs what the build needs, builds the release
+# binary, then creates a topic, produces 1000 bank transactions keyed by
+# TransactionID, describes the topic, reads a few records back, serves the
+# same log to kcat through the Kafka-compatible broker, and finally runs
+# `strata up` with the stocks example: ticks in through the broker, per-minute
+# OHLC bars out of the serving store, bad and late records in the dlq.
 #
 # The data directory is $DEMO_DATA if set (wiped first, kept afterwards), else
 # a temporary directory removed at exit. Safe to run again and again.
@@ -119,6 +121,53 @@ kcat -b "$bootstrap" -t transactions -C -e -o beginning -q -c 2
 kill -INT "$broker_pid"
 wait "$broker_pid"
 say "The broker stopped cleanly (exit $?)."
+
+step "10. The speed layer: strata up -c examples/stocks.yaml"
+say "One process runs the log, the broker and two pipelines: per-minute OHLC"
+say "bars per symbol (tumbling, updated as ticks arrive) and 10 s trade counts"
+say "sliding every 2 s. Rows go to SQLite, exactly once, with the offsets."
+export STRATA_DATA_DIR="$work/stocks" STRATA_STORE_URL="sqlite:$work/stocks/strata.db"
+"$strata" check -c examples/stocks.yaml
+"$strata" up -c examples/stocks.yaml --listen 127.0.0.1:0 >"$work/up.out" 2>"$work/up.err" &
+up_pid=$!
+trap 'kill "$up_pid" 2>/dev/null; wait "$up_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do
+    grep -q "^strata up:" "$work/up.out" && break
+    sleep 0.1
+done
+cat "$work/up.out"
+bootstrap=$(sed -n -E 's/^strata broker listening on //p' "$work/up.out")
+say "Three minutes of ticks for five symbols, one bad record and one very late"
+say "tick among them, produced with kcat (murmur2: Kafka's Java partitioner):"
+"$py" - >"$work/ticks.txt" <<'EOF'
+import json, random, datetime
+random.seed(3)
+base = datetime.datetime(2026, 11, 22, 13, 0, tzinfo=datetime.timezone.utc)
+price = {s: 100.0 + 20 * i for i, s in enumerate(["AAPL", "MSFT", "NVDA", "AMZN", "GOOG"])}
+for i in range(900):
+    sym = random.choice(list(price))
+    price[sym] = round(price[sym] * (1 + random.uniform(-0.002, 0.002)), 2)
+    t = base + datetime.timedelta(milliseconds=200 * i)
+    rec = {"symbol": sym, "price": price[sym], "volume": random.randint(1, 500),
+           "ts": t.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    print(sym + "|" + json.dumps(rec))
+print('AAPL|{"symbol":"AAPL","price":"a lot","volume":1,"ts":"2026-11-22T13:03:00Z"}')
+print('AAPL|{"symbol":"AAPL","price":101,"volume":1,"ts":"2026-11-22T13:00:30Z"}')
+EOF
+kcat -b "$bootstrap" -t stocks -P -K '|' -X topic.partitioner=murmur2_random <"$work/ticks.txt"
+sleep 1
+say "The OHLC view, merged across partitions (final once the watermark passed):"
+"$strata" views query stocks_ohlc_1m --store "$STRATA_STORE_URL" --format table
+say "The dlq holds the bad record and the late one, each with its reason:"
+"$py" - "$work/stocks/strata.db" <<'EOF'
+import sqlite3, sys
+q = 'select pipeline, "partition", "offset", kind, reason from dlq order by 1, 3'
+for row in sqlite3.connect(sys.argv[1]).execute(q):
+    print(*row, sep="  ")
+EOF
+kill -INT "$up_pid"
+wait "$up_pid"
+say "strata up stopped cleanly (exit $?): pipelines committed, log closed."
 
 step "Done"
 if [ -n "${DEMO_DATA:-}" ]; then

@@ -46,7 +46,9 @@ typedef struct {
     pthread_t thread;
     bool started;
     const int *stop; /* set to stop */
-    int64_t *until;  /* run_once: end offsets per partition, or NULL */
+    stream_commit_fn on_commit;
+    void *on_commit_arg;
+    int64_t *until; /* run_once: end offsets per partition, or NULL */
     bus_record_t recs[POLL_MAX];
 } pipe_run_t;
 
@@ -57,6 +59,8 @@ struct stream_runtime {
     size_t n;
     int stop;
     bool started;
+    stream_commit_fn on_commit;
+    void *on_commit_arg;
 };
 
 static bool stopping(const pipe_run_t *r)
@@ -132,8 +136,13 @@ static int open_tasks(pipe_run_t *r)
     r->tasks = core_calloc(CORE_MEM_STREAM, (size_t)r->ntasks, sizeof *r->tasks);
     if (r->tasks == NULL)
         return core_error(CORE_ENOMEM, "stream: out of memory");
-    for (int32_t i = 0; i < r->ntasks && rc == 0; i++)
+    for (int32_t i = 0; i < r->ntasks && rc == 0; i++) {
         rc = stream_task_create(r->p, i, r->bus, r->store, r->batch, &r->stats, &r->tasks[i]);
+        if (rc == 0) {
+            r->tasks[i]->on_commit = r->on_commit;
+            r->tasks[i]->on_commit_arg = r->on_commit_arg;
+        }
+    }
     return rc;
 }
 
@@ -298,6 +307,12 @@ int stream_runtime_add(stream_runtime_t *rt, stream_pipeline_t *p)
     return 0;
 }
 
+void stream_runtime_set_commit_hook(stream_runtime_t *rt, stream_commit_fn fn, void *arg)
+{
+    rt->on_commit = fn;
+    rt->on_commit_arg = arg;
+}
+
 int stream_runtime_start(stream_runtime_t *rt)
 {
     store_t *s = NULL;
@@ -306,6 +321,8 @@ int stream_runtime_start(stream_runtime_t *rt)
         rc = store_migrate(s);
     store_close(s);
     for (size_t i = 0; rc == 0 && i < rt->n; i++) {
+        rt->runs[i]->on_commit = rt->on_commit;
+        rt->runs[i]->on_commit_arg = rt->on_commit_arg;
         if (pthread_create(&rt->runs[i]->thread, NULL, thread_main, rt->runs[i]) != 0)
             rc = core_error(CORE_EIO, "stream: cannot start a thread");
         else

@@ -155,6 +155,12 @@ typedef struct stream_runtime stream_runtime_t;
 int stream_runtime_create(bus_t *bus, const char *store_url, stream_runtime_t **out);
 /* Takes ownership of p. Before start only. */
 int stream_runtime_add(stream_runtime_t *rt, stream_pipeline_t *p);
+/* Called on a pipeline's thread after each successful commit: the records
+ * of `partition` at offsets [from, to) are now in the store. Must be quick.
+ * Before start only. */
+typedef void (*stream_commit_fn)(void *arg, const char *pipeline, int32_t partition, int64_t from,
+                                 int64_t to);
+void stream_runtime_set_commit_hook(stream_runtime_t *rt, stream_commit_fn fn, void *arg);
 /* Creates the tables and starts one thread per pipeline. Fails (and starts
  * nothing) if the store cannot be prepared. */
 int stream_runtime_start(stream_runtime_t *rt);

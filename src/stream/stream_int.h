@@ -141,8 +141,10 @@ struct stream_task {
     stream_winop_t *winop; /* aggregate */
     void *kind_state;      /* detect, cdc */
 
-    stream_stats_t *stats; /* the pipeline's, owned by the runtime */
-    int64_t *lat_ts;       /* record timestamps (ms) awaiting commit, sampled */
+    stream_stats_t *stats;      /* the pipeline's, owned by the runtime */
+    stream_commit_fn on_commit; /* may be NULL */
+    void *on_commit_arg;
+    int64_t *lat_ts; /* record timestamps (ms) awaiting commit, sampled */
     size_t nlat, caplat;
 };
 

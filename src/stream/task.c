@@ -456,6 +456,7 @@ int stream_task_commit(stream_task_t *t, store_t *s)
         return rc;
     }
     t->flushed = false;
+    int64_t from = t->committed;
     t->committed = next;
     t->pending = 0;
     t->wm_moved = false;
@@ -466,5 +467,7 @@ int stream_task_commit(stream_task_t *t, store_t *s)
     record_latency(t);
     if (t->p->ops->committed != NULL)
         t->p->ops->committed(t);
+    if (t->on_commit != NULL && next > from)
+        t->on_commit(t->on_commit_arg, t->p->name, t->partition, from, next);
     return 0;
 }
