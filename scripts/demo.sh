@@ -103,7 +103,7 @@ say "The broker speaks the Kafka protocol over the data directory, so kcat,"
 say "librdkafka, kafka-python and kafkajs work unchanged. A free port on loopback:"
 "$strata" broker --listen 127.0.0.1:0 >"$work/broker.out" 2>"$work/broker.err" &
 broker_pid=$!
-trap 'kill "$broker_pid" 2>/dev/null; wait "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do
     grep -q "listening on" "$work/broker.out" && break
     sleep 0.1
@@ -130,7 +130,7 @@ export STRATA_DATA_DIR="$work/stocks" STRATA_STORE_URL="sqlite:$work/stocks/stra
 "$strata" check -c examples/stocks.yaml
 "$strata" up -c examples/stocks.yaml --listen 127.0.0.1:0 >"$work/up.out" 2>"$work/up.err" &
 up_pid=$!
-trap 'kill "$up_pid" 2>/dev/null; wait "$up_pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$up_pid" 2>/dev/null || true; wait "$up_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do
     grep -q "^strata up:" "$work/up.out" && break
     sleep 0.1
