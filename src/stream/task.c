@@ -224,7 +224,11 @@ int stream_task_create(stream_pipeline_t *p, int32_t partition, bus_t *bus, stor
     t->last_record_ms = core_mono_ms();
     t->last_commit_ms = t->last_record_ms;
     core_buf_init(&t->scratch, CORE_MEM_STREAM, SCRATCH_MAX);
-    int rc = schema_row_init(&t->row, p->schema);
+    /* Reserved whole: a buffer that grew would move, and strings from an
+     * earlier evaluation of the same record (the key) would dangle. */
+    int rc = core_buf_reserve(&t->scratch, SCRATCH_MAX);
+    if (rc == 0)
+        rc = schema_row_init(&t->row, p->schema);
     if (rc == 0)
         rc = store_offsets_claim(s, p->name, p->topic, partition, &t->epoch, &t->committed, &t->wm);
     if (rc == 0 && t->wm != INT64_MIN)
