@@ -146,8 +146,8 @@ async function expect(dir, partitions, out) {
     const hopLate = await q(`SELECT count(*) AS n FROM (SELECT p, o FROM hop_in GROUP BY p, o
         HAVING NOT bool_or(${open(HSIZE, HOOO, 0)}))`);
     // sessions: nothing is late and nothing final (lateness of a day); a
-    // key's session ends
-    // where its next event is GAP or more after the previous one.
+    // key's session ends where its next event is GAP or more after the
+    // previous one.
     const sessions = await q(`WITH s AS (SELECT *, CASE WHEN ts - lag(ts) OVER w < ${GAP} THEN 0 ELSE 1 END AS brk
           FROM ev WINDOW w AS (PARTITION BY symbol ORDER BY ts, p, o)),
         g AS (SELECT *, sum(brk) OVER (PARTITION BY symbol ORDER BY ts, p, o) AS sid FROM s)
