@@ -831,26 +831,11 @@ static void parse_items(loader_t *L, const app_key_t *k, const ynode_t *v, void 
     *(size_t *)at(base, k->off2) = n;
 }
 
-typedef struct {
-    char *text;
-    size_t cap;
-} why_t;
-
-static bool bad(why_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool bad(why_t *w, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(w->text, w->cap, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* Splits "fn(args)" into the function and the trimmed argument text,
  * checking only the outer shape and that parentheses balance outside
  * quotes; the expression itself is compiled later by stream/. */
 static bool split_aggregate(const char *s, app_agg_fn_t *fn, const char **arg, size_t *arg_len,
-                            why_t *w)
+                            app_why_t *w)
 {
     const char *p = s, *end = s + strlen(s);
     while (*p == ' ' || *p == '\t')
@@ -865,7 +850,7 @@ static bool split_aggregate(const char *s, app_agg_fn_t *fn, const char **arg, s
     while (*p == ' ')
         p++;
     if (name_len == 0 || *p != '(' || end <= p + 1 || end[-1] != ')')
-        return bad(w, "expected fn(expression), got '%.64s'", s);
+        return app_why(w, "expected fn(expression), got '%.64s'", s);
     int found = -1;
     for (int i = 0; i <= APP_AGG_STDDEV; i++) {
         const char *fname = app_agg_fn_name((app_agg_fn_t)i);
@@ -873,10 +858,10 @@ static bool split_aggregate(const char *s, app_agg_fn_t *fn, const char **arg, s
             found = i;
     }
     if (found < 0)
-        return bad(w,
-                   "unknown aggregate function '%.*s' (expected count, sum, min, max, avg, "
-                   "first, last or stddev)",
-                   (int)CORE_MIN(name_len, 64), name);
+        return app_why(w,
+                       "unknown aggregate function '%.*s' (expected count, sum, min, max, avg, "
+                       "first, last or stddev)",
+                       (int)CORE_MIN(name_len, 64), name);
     const char *a = p + 1, *b = end - 1;
     int depth = 0;
     char quote = 0;
@@ -889,14 +874,14 @@ static bool split_aggregate(const char *s, app_agg_fn_t *fn, const char **arg, s
             depth += *q == '(' ? 1 : *q == ')' ? -1 : 0;
     }
     if (depth != 0 || quote != 0)
-        return bad(w, "unbalanced parentheses or quotes in '%.64s'", s);
+        return app_why(w, "unbalanced parentheses or quotes in '%.64s'", s);
     while (a < b && (*a == ' ' || *a == '\t'))
         a++;
     while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
         b--;
     if (a == b && found != APP_AGG_COUNT)
-        return bad(w, "%s() needs an argument, as in %s(price)", app_agg_fn_name(found),
-                   app_agg_fn_name(found));
+        return app_why(w, "%s() needs an argument, as in %s(price)", app_agg_fn_name(found),
+                       app_agg_fn_name(found));
     *fn = (app_agg_fn_t)found;
     *arg = a;
     *arg_len = (size_t)(b - a);
@@ -907,7 +892,7 @@ static void parse_one_aggregate(loader_t *L, const ynode_t *key, const ynode_t *
                                 app_aggregate_t *agg)
 {
     char text[WHY_MAX];
-    why_t w = {text, sizeof text};
+    app_why_t w = {text, sizeof text};
     agg->line = v->line;
     agg->col = v->col;
     if (!app_ident_valid(key->text)) {

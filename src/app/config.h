@@ -410,6 +410,15 @@ bool app_key_convert(core_arena_t *arena, const app_key_t *k, app_key_type_t typ
 /* The root section: the top-level keys of a config file. Static. */
 const app_section_t *app_config_root(void);
 
+/* Why a value was refused: the message buffer the value converters fill
+ * (text, cap bytes). app_why() writes the message and returns false, so a
+ * converter reads `return app_why(w, "...", ...);`. */
+typedef struct {
+    char *text;
+    size_t cap;
+} app_why_t;
+bool app_why(app_why_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Writes the key reference (Markdown, one table per section) generated from
  * the tables to f: what `strata check --print-keys` prints and
  * docs/config.md embeds. Returns 0, or CORE_EIO if a write failed. */

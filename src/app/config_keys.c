@@ -712,13 +712,7 @@ int app_parse_duration(const char *s, int64_t *ms)
  * a bad value; the caller reports it with the location.
  * ------------------------------------------------------------------------ */
 
-typedef struct {
-    char *text;
-    size_t cap;
-} why_t;
-
-static bool bad(why_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool bad(why_t *w, const char *fmt, ...)
+bool app_why(app_why_t *w, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -737,7 +731,7 @@ static bool ascii_ieq(const char *a, const char *b)
     return *a == *b;
 }
 
-static bool conv_bool(const char *s, bool *out, why_t *w)
+static bool conv_bool(const char *s, bool *out, app_why_t *w)
 {
     static const char *const yes[] = {"true", "yes", "on"};
     static const char *const no[] = {"false", "no", "off"};
@@ -747,32 +741,32 @@ static bool conv_bool(const char *s, bool *out, why_t *w)
             return true;
         }
     }
-    return bad(w, "expected true or false, got '%.64s'", s);
+    return app_why(w, "expected true or false, got '%.64s'", s);
 }
 
-static bool in_bounds(const app_key_t *k, int64_t v, why_t *w, const char *unit_text)
+static bool in_bounds(const app_key_t *k, int64_t v, app_why_t *w, const char *unit_text)
 {
     if (k->min < k->max && (v < k->min || v > k->max)) {
         if (k->max == INT64_MAX)
-            return bad(w, "%s is below the minimum %lld", unit_text, (long long)k->min);
-        return bad(w, "%s is out of range (%lld to %lld%s)", unit_text, (long long)k->min,
-                   (long long)k->max, k->type == APP_KEY_DURATION ? " ms" : "");
+            return app_why(w, "%s is below the minimum %lld", unit_text, (long long)k->min);
+        return app_why(w, "%s is out of range (%lld to %lld%s)", unit_text, (long long)k->min,
+                       (long long)k->max, k->type == APP_KEY_DURATION ? " ms" : "");
     }
     return true;
 }
 
-static bool conv_int(const app_key_t *k, const char *s, int64_t *out, why_t *w)
+static bool conv_int(const app_key_t *k, const char *s, int64_t *out, app_why_t *w)
 {
     int64_t v;
     if (core_parse_i64(s, INT64_MIN, INT64_MAX, &v) != 0)
-        return bad(w, "expected an integer, got '%.64s'", s);
+        return app_why(w, "expected an integer, got '%.64s'", s);
     if (!in_bounds(k, v, w, s))
         return false;
     *out = v;
     return true;
 }
 
-static bool conv_size(const app_key_t *k, const char *s, int64_t *out, why_t *w)
+static bool conv_size(const app_key_t *k, const char *s, int64_t *out, app_why_t *w)
 {
     static const struct {
         const char *suffix;
@@ -786,7 +780,7 @@ static bool conv_size(const app_key_t *k, const char *s, int64_t *out, why_t *w)
             num[n - 3] = '\0';
             int64_t v;
             if (core_parse_i64(num, 0, INT64_MAX / units[i].mult, &v) != 0)
-                return bad(w, "invalid size '%.64s'", s);
+                return app_why(w, "invalid size '%.64s'", s);
             if (!in_bounds(k, v * units[i].mult, w, s))
                 return false;
             *out = v * units[i].mult;
@@ -795,14 +789,15 @@ static bool conv_size(const app_key_t *k, const char *s, int64_t *out, why_t *w)
     }
     int64_t v;
     if (core_parse_i64(s, INT64_MIN, INT64_MAX, &v) != 0)
-        return bad(w, "invalid size '%.64s' (write bytes, or a number with KiB, MiB or GiB)", s);
+        return app_why(w, "invalid size '%.64s' (write bytes, or a number with KiB, MiB or GiB)",
+                       s);
     if (!in_bounds(k, v, w, s))
         return false;
     *out = v;
     return true;
 }
 
-static bool conv_float(const app_key_t *k, const char *s, double *out, why_t *w)
+static bool conv_float(const app_key_t *k, const char *s, double *out, app_why_t *w)
 {
     bool ok = *s != '\0';
     for (const char *p = s; *p; p++)
@@ -812,25 +807,26 @@ static bool conv_float(const app_key_t *k, const char *s, double *out, why_t *w)
     char *end = NULL;
     double v = ok ? strtod(s, &end) : 0;
     if (!ok || end == s || *end != '\0' || !isfinite(v))
-        return bad(w, "expected a number, got '%.64s'", s);
+        return app_why(w, "expected a number, got '%.64s'", s);
     if (k->fmin < k->fmax && (v < k->fmin || v > k->fmax))
-        return bad(w, "%s is out of range (%g to %g)", s, k->fmin, k->fmax);
+        return app_why(w, "%s is out of range (%g to %g)", s, k->fmin, k->fmax);
     *out = v;
     return true;
 }
 
-static bool conv_duration(const app_key_t *k, const char *s, int64_t *out, why_t *w)
+static bool conv_duration(const app_key_t *k, const char *s, int64_t *out, app_why_t *w)
 {
     int64_t v;
     if (app_parse_duration(s, &v) != 0)
-        return bad(w, "invalid duration '%.64s' (write 250ms, 5s, 1m, 1h, 1d, or milliseconds)", s);
+        return app_why(w, "invalid duration '%.64s' (write 250ms, 5s, 1m, 1h, 1d, or milliseconds)",
+                       s);
     if (!in_bounds(k, v, w, s))
         return false;
     *out = v;
     return true;
 }
 
-static bool conv_enum(const app_key_t *k, const char *s, int *out, why_t *w)
+static bool conv_enum(const app_key_t *k, const char *s, int *out, app_why_t *w)
 {
     char list[256] = "";
     size_t used = 0;
@@ -843,10 +839,10 @@ static bool conv_enum(const app_key_t *k, const char *s, int *out, why_t *w)
         if (n > 0)
             used = CORE_MIN(used + (size_t)n, sizeof list - 1);
     }
-    return bad(w, "unknown value '%.64s' (expected one of: %s)", s, list);
+    return app_why(w, "unknown value '%.64s' (expected one of: %s)", s, list);
 }
 
-static bool conv_topic(const char *s, why_t *w)
+static bool conv_topic(const char *s, app_why_t *w)
 {
     size_t n = strlen(s);
     bool ok = n >= 1 && n <= 249 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
@@ -854,19 +850,19 @@ static bool conv_topic(const char *s, why_t *w)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
              *p == '.' || *p == '_' || *p == '-';
     return ok ||
-           bad(w, "invalid topic name '%.64s' (1 to 249 of A-Z a-z 0-9 . _ -, not . or ..)", s);
+           app_why(w, "invalid topic name '%.64s' (1 to 249 of A-Z a-z 0-9 . _ -, not . or ..)", s);
 }
 
-static bool conv_name(const char *s, why_t *w)
+static bool conv_name(const char *s, app_why_t *w)
 {
     size_t n = strlen(s);
     bool ok = n >= 1 && n <= 255;
     for (const char *p = s; ok && *p; p++)
         ok = (unsigned char)*p >= 0x20 && *p != 0x7f;
-    return ok || bad(w, "invalid name '%.64s' (1 to 255 characters, no control characters)", s);
+    return ok || app_why(w, "invalid name '%.64s' (1 to 255 characters, no control characters)", s);
 }
 
-static bool conv_listen(const char *s, why_t *w)
+static bool conv_listen(const char *s, app_why_t *w)
 {
     const char *colon = strrchr(s, ':');
     bool ok = colon != NULL && colon > s;
@@ -876,30 +872,31 @@ static bool conv_listen(const char *s, why_t *w)
         ok = memchr(s, ':', (size_t)(colon - s)) == NULL;
     int64_t port;
     if (!ok || core_parse_i64(colon + 1, 0, 65535, &port) != 0)
-        return bad(w, "invalid listen address '%.64s' (write HOST:PORT, port 0 to 65535)", s);
+        return app_why(w, "invalid listen address '%.64s' (write HOST:PORT, port 0 to 65535)", s);
     return true;
 }
 
-static bool conv_flush(const char *s, why_t *w)
+static bool conv_flush(const char *s, app_why_t *w)
 {
     int64_t ms;
     if (strcmp(s, "always") == 0 || strcmp(s, "never") == 0 ||
         (strncmp(s, "interval:", 9) == 0 && core_parse_i64(s + 9, 1, 86400000, &ms) == 0))
         return true;
-    return bad(w, "invalid flush policy '%.64s' (always, never or interval:<ms>, 1 to 86400000)",
-               s);
+    return app_why(
+        w, "invalid flush policy '%.64s' (always, never or interval:<ms>, 1 to 86400000)", s);
 }
 
-static bool conv_store_url(const char *s, why_t *w)
+static bool conv_store_url(const char *s, app_why_t *w)
 {
     if ((strncmp(s, "sqlite:", 7) == 0 && s[7] != '\0') ||
         (strncmp(s, "postgresql://", 13) == 0 && s[13] != '\0') ||
         (strncmp(s, "postgres://", 11) == 0 && s[11] != '\0'))
         return true;
-    return bad(w, "invalid store URL '%.64s' (write sqlite:PATH or postgresql://user@host/db)", s);
+    return app_why(w, "invalid store URL '%.64s' (write sqlite:PATH or postgresql://user@host/db)",
+                   s);
 }
 
-static bool conv_ts_format(const char *s, why_t *w)
+static bool conv_ts_format(const char *s, app_why_t *w)
 {
     static const char *const names[] = {"auto", "epoch_s", "epoch_ms", "epoch_us", "iso8601"};
     for (size_t i = 0; i < CORE_ARRAY_LEN(names); i++)
@@ -907,19 +904,20 @@ static bool conv_ts_format(const char *s, why_t *w)
             return true;
     if (strchr(s, '%') != NULL)
         return true;
-    return bad(w,
-               "unknown timestamp format '%.64s' (auto, epoch_s, epoch_ms, epoch_us, iso8601, or "
-               "a pattern such as %%Y-%%m-%%d %%H:%%M:%%S)",
-               s);
+    return app_why(
+        w,
+        "unknown timestamp format '%.64s' (auto, epoch_s, epoch_ms, epoch_us, iso8601, or "
+        "a pattern such as %%Y-%%m-%%d %%H:%%M:%%S)",
+        s);
 }
 
 /* Checks text against a string-like type. */
-static bool check_text(app_key_type_t type, const char *s, why_t *w)
+static bool check_text(app_key_type_t type, const char *s, app_why_t *w)
 {
     switch (type) {
     case APP_KEY_IDENT:
         return app_ident_valid(s) ||
-               bad(w, "invalid identifier '%.64s' (lower case: [a-z_][a-z0-9_]{0,62})", s);
+               app_why(w, "invalid identifier '%.64s' (lower case: [a-z_][a-z0-9_]{0,62})", s);
     case APP_KEY_TOPIC:
         return conv_topic(s, w);
     case APP_KEY_NAME:
@@ -933,12 +931,12 @@ static bool check_text(app_key_type_t type, const char *s, why_t *w)
     case APP_KEY_TS_FORMAT:
         return conv_ts_format(s, w);
     default:
-        return *s != '\0' || bad(w, "must not be empty");
+        return *s != '\0' || app_why(w, "must not be empty");
     }
 }
 
 static bool convert(core_arena_t *arena, const app_key_t *k, app_key_type_t type, const char *s,
-                    void *dst, why_t *w)
+                    void *dst, app_why_t *w)
 {
     switch (type) {
     case APP_KEY_BOOL:
@@ -961,7 +959,7 @@ static bool convert(core_arena_t *arena, const app_key_t *k, app_key_type_t type
     size_t n = strlen(s);
     char *copy = core_arena_alloc(arena, n + 1);
     if (copy == NULL)
-        return bad(w, "out of memory");
+        return app_why(w, "out of memory");
     memcpy(copy, s, n + 1);
     *(char **)dst = copy;
     return true;
@@ -970,7 +968,7 @@ static bool convert(core_arena_t *arena, const app_key_t *k, app_key_type_t type
 bool app_key_convert(core_arena_t *arena, const app_key_t *k, app_key_type_t type, const char *s,
                      void *dst, char *why, size_t cap)
 {
-    why_t w = {why, cap};
+    app_why_t w = {why, cap};
     return convert(arena, k, type, s, dst, &w);
 }
 

@@ -210,7 +210,7 @@ typedef struct {
 int store_select(store_t *s, store_table_t *t, const store_filter_t *filters, size_t nfilters,
                  size_t limit, size_t skip, store_row_fn fn, void *arg);
 
-/* Loads a pipeline partition's keyed state: fn gets (name, key, state) as
+/* Loads a pipeline partition's keyed state: fn receives (name, key, state) as
  * values[0..3) (string, string, string; key and state are bytes), ordered
  * by name, key. */
 int store_state_load(store_t *s, const char *pipeline, int32_t partition, store_row_fn fn,

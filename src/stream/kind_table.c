@@ -18,13 +18,6 @@ static int prepare(stream_pipeline_t *p, store_t *s)
     return store_table_open(s, &p->out_def, &p->out);
 }
 
-static int task_init(stream_task_t *t, store_t *s)
-{
-    (void)t;
-    (void)s;
-    return 0;
-}
-
 static int process(stream_task_t *t, const bus_record_t *rec)
 {
     schema_value_t vals[MAX_COLUMNS];
@@ -38,22 +31,7 @@ static int process(stream_task_t *t, const bus_record_t *rec)
     return rc;
 }
 
-static int flush(stream_task_t *t)
-{
-    (void)t;
-    return 0;
-}
-
-static void task_fini(stream_task_t *t)
-{
-    (void)t;
-}
-
 const stream_kind_ops_t stream_kind_table_ops = {
     .prepare = prepare,
-    .task_init = task_init,
     .process = process,
-    .flush = flush,
-    .committed = NULL,
-    .task_fini = task_fini,
 };

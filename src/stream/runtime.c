@@ -82,6 +82,21 @@ static void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
+/* Marks the pipeline paused and waits *backoff ms (in 50 ms naps, so a stop
+ * is noticed), then doubles *backoff up to BACKOFF_MAX. CORE_ECLOSED when
+ * the runtime is stopping. */
+static int back_off(pipe_run_t *r, int64_t *backoff)
+{
+    r->stats.paused = true;
+    for (int64_t waited = 0; waited < *backoff; waited += 50) {
+        if (stopping(r))
+            return CORE_ECLOSED;
+        sleep_ms(50);
+    }
+    *backoff = CORE_MIN(*backoff * 2, BACKOFF_MAX);
+    return 0;
+}
+
 /* Commits t, retrying while the store is unreachable. */
 static int commit(pipe_run_t *r, stream_task_t *t)
 {
@@ -95,13 +110,8 @@ static int commit(pipe_run_t *r, stream_task_t *t)
         if (!r->stats.paused)
             core_log(CORE_LOG_WARN, "stream", "pipeline %s: store unreachable (%s); retrying",
                      r->p->name, core_error_detail());
-        r->stats.paused = true;
-        for (int64_t waited = 0; waited < backoff; waited += 50) {
-            if (stopping(r))
-                return CORE_ECLOSED;
-            sleep_ms(50);
-        }
-        backoff = CORE_MIN(backoff * 2, BACKOFF_MAX);
+        if (back_off(r, &backoff) != 0)
+            return CORE_ECLOSED;
     }
 }
 
@@ -118,13 +128,8 @@ static int open_store(pipe_run_t *r)
             return rc;
         store_close(r->store);
         r->store = NULL;
-        r->stats.paused = true;
-        for (int64_t waited = 0; waited < backoff; waited += 50) {
-            if (stopping(r))
-                return CORE_ECLOSED;
-            sleep_ms(50);
-        }
-        backoff = CORE_MIN(backoff * 2, BACKOFF_MAX);
+        if (back_off(r, &backoff) != 0)
+            return CORE_ECLOSED;
     }
 }
 

@@ -201,7 +201,7 @@ typedef struct {
     bool include_open; /* for emit=final views: also rows not yet final */
 } stream_view_query_t;
 
-/* Lists the views registered in the store: fn gets (name, pipeline,
+/* Lists the views registered in the store: fn receives (name, pipeline,
  * definition JSON) as strings. */
 int stream_views_list(store_t *s, store_row_fn fn, void *arg);
 /* Queries a registered view: for each (key, window) the batch layer's rows

@@ -34,7 +34,8 @@ typedef struct {
 typedef struct {
     /* Prepares the kind's tables (on the pipeline thread's connection). */
     int (*prepare)(stream_pipeline_t *p, store_t *s);
-    /* Per task: creates state and loads what the store holds for it. */
+    /* Per task: creates state and loads what the store holds for it. This,
+     * flush, committed and task_fini may be NULL when a kind has no state. */
     int (*task_init)(stream_task_t *t, store_t *s);
     /* One valid, filtered record. May add to t->batch, or set t->late and
      * return 0 for a record to be sent to the dlq as late, or add its own

@@ -236,7 +236,7 @@ int stream_task_create(stream_pipeline_t *p, int32_t partition, bus_t *bus, stor
     t->next = t->committed;
     if (rc == 0)
         rc = bus_reader_open(bus, p->topic, partition, t->committed, &t->reader);
-    if (rc == 0)
+    if (rc == 0 && p->ops->task_init != NULL)
         rc = p->ops->task_init(t, s);
     if (rc != 0) {
         stream_task_destroy(t);
@@ -445,7 +445,7 @@ int stream_task_commit(stream_task_t *t, store_t *s)
     int rc = 0;
     int64_t next = t->next;
     if (!t->flushed) {
-        rc = t->p->ops->flush(t);
+        rc = t->p->ops->flush != NULL ? t->p->ops->flush(t) : 0;
         if (rc == 0)
             rc = store_batch_offset(t->batch, t->p->name, t->p->topic, t->partition, next, t->epoch,
                                     t->wm);
