@@ -115,22 +115,12 @@ static int commit(pipe_run_t *r, stream_task_t *t)
     }
 }
 
-static int open_store(pipe_run_t *r)
+static void close_tasks(pipe_run_t *r)
 {
-    int64_t backoff = BACKOFF_MIN;
-    for (;;) {
-        int rc = store_open(r->url, &r->store);
-        if (rc == 0)
-            rc = r->p->ops->prepare(r->p, r->store);
-        if (rc == 0)
-            rc = stream_pipeline_prepare(r->p, r->store);
-        if (rc != CORE_EIO)
-            return rc;
-        store_close(r->store);
-        r->store = NULL;
-        if (back_off(r, &backoff) != 0)
-            return CORE_ECLOSED;
-    }
+    for (int32_t i = 0; r->tasks != NULL && i < r->ntasks; i++)
+        stream_task_destroy(r->tasks[i]);
+    core_free(r->tasks);
+    r->tasks = NULL;
 }
 
 static int open_tasks(pipe_run_t *r)
@@ -149,6 +139,33 @@ static int open_tasks(pipe_run_t *r)
         }
     }
     return rc;
+}
+
+/* Connects, prepares the store and claims every partition. The store may
+ * go away at any step (a restarting server): everything opened so far is
+ * closed again and the whole start is retried with backoff. */
+static int open_run(pipe_run_t *r)
+{
+    int64_t backoff = BACKOFF_MIN;
+    for (;;) {
+        int rc = store_open(r->url, &r->store);
+        if (rc == 0)
+            rc = r->p->ops->prepare(r->p, r->store);
+        if (rc == 0)
+            rc = stream_pipeline_prepare(r->p, r->store);
+        if (rc == 0)
+            rc = open_tasks(r);
+        if (rc != CORE_EIO)
+            return rc;
+        if (!r->stats.paused)
+            core_log(CORE_LOG_WARN, "stream", "pipeline %s: store unreachable (%s); retrying",
+                     r->p->name, core_error_detail());
+        close_tasks(r);
+        store_close(r->store);
+        r->store = NULL;
+        if (back_off(r, &backoff) != 0)
+            return CORE_ECLOSED;
+    }
 }
 
 /* Processes up to POLL_MAX records of one task; *got counts them. */
@@ -242,10 +259,7 @@ static int run_loop(pipe_run_t *r)
 
 static void close_run(pipe_run_t *r)
 {
-    for (int32_t i = 0; r->tasks != NULL && i < r->ntasks; i++)
-        stream_task_destroy(r->tasks[i]);
-    core_free(r->tasks);
-    r->tasks = NULL;
+    close_tasks(r);
     store_batch_destroy(r->batch);
     r->batch = NULL;
     store_close(r->store);
@@ -256,9 +270,7 @@ static int run(pipe_run_t *r)
 {
     int rc = store_batch_create(&r->batch);
     if (rc == 0)
-        rc = open_store(r);
-    if (rc == 0)
-        rc = open_tasks(r);
+        rc = open_run(r);
     if (rc == 0 && r->until != NULL) {
         r->until = core_calloc(CORE_MEM_STREAM, (size_t)r->ntasks + 1, sizeof *r->until);
         for (int32_t i = 0; r->until != NULL && i < r->ntasks; i++)
@@ -267,6 +279,7 @@ static int run(pipe_run_t *r)
             rc = core_error(CORE_ENOMEM, "stream: out of memory");
     }
     r->stats.running = rc == 0;
+    r->stats.paused = false;
     if (rc == 0)
         rc = run_loop(r);
     if (rc != 0 && rc != CORE_ECLOSED)

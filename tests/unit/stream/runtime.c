@@ -83,6 +83,17 @@ static bool wait_rows(kf_t *f, const char *sql, const char *const *want, size_t 
     return false;
 }
 
+static void wait_running(stream_runtime_t *rt)
+{
+    stream_stats_t st = {0};
+    for (int i = 0; i < 2000 && !st.running; i++) {
+        stream_runtime_stats(rt, 0, &st);
+        if (!st.running)
+            nap_ms(10);
+    }
+    assert_true(st.running);
+}
+
 static stream_runtime_t *start(kf_t *f, const stream_pipeline_def_t *d)
 {
     stream_runtime_t *rt;
@@ -152,7 +163,11 @@ static void test_zombie_is_fenced(void **state)
     const char *first[] = {"a|0|0|20|20"};
     assert_true(wait_rows(&f, VIEW_SQL, first, 1));
 
+    /* Each runtime runs once it holds its claim: a must claim before b, and
+     * b before the events come, or a would commit them unfenced. */
+    wait_running(a);
     stream_runtime_t *b = start(&f, &d);
+    wait_running(b);
     for (int i = 20; i < 50; i++)
         produce_tick(&f, 0, "a", 1, 100 * i);
     const char *all[] = {"a|0|0|50|50"};
