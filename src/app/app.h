@@ -39,6 +39,7 @@ int cmd_topics(app_ctx_t *ctx, int argc, char **argv);
 int cmd_produce(app_ctx_t *ctx, int argc, char **argv);
 int cmd_consume(app_ctx_t *ctx, int argc, char **argv);
 int cmd_broker(app_ctx_t *ctx, int argc, char **argv);
+int cmd_gen(app_ctx_t *ctx, int argc, char **argv);
 
 /* Prints "strata: <what>: <core_strerror(code)>: <detail>" to stderr, where
  * <what> comes from the printf format and <detail> is the thread's

@@ -39,6 +39,7 @@ static const command_t commands[] = {
     {"check", cmd_check, "validate a config file (check -c FILE)"},
     {"up", cmd_up, "run the platform a config describes (up -c FILE)"},
     {"views", cmd_views, "list and query aggregate views"},
+    {"gen", cmd_gen, "generate realistic test data into a topic (gen KIND)"},
 };
 
 static volatile sig_atomic_t stop_flag;

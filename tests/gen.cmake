@@ -1,0 +1,21 @@
+# Tests of gen/: the simulators (unit), the rate schedule (unit, simulated
+# clock), gen_run into a seglog (unit), and `strata gen` feeding `strata up
+# --once` over the example configs (integration). Included by
+# tests/CMakeLists.txt.
+if(TARGET strata_gen)
+  strata_unit_test(gen gen strata_gen strata_schema strata_core m)
+  strata_unit_test(gen schedule strata_gen strata_core m)
+  strata_unit_test(gen rng strata_gen strata_core m)
+  strata_unit_test(gen run strata_gen strata_bus strata_seglog strata_core)
+
+  set(STRATA_GEN_IT ${CMAKE_CURRENT_SOURCE_DIR}/integration/gen)
+  add_test(NAME integration/gen/stocks
+    COMMAND ${STRATA_GEN_IT}/examples.sh $<TARGET_FILE:strata> stocks)
+  add_test(NAME integration/gen/transactions
+    COMMAND ${STRATA_GEN_IT}/examples.sh $<TARGET_FILE:strata> transactions)
+  add_test(NAME integration/gen/events
+    COMMAND ${STRATA_GEN_IT}/examples.sh $<TARGET_FILE:strata> events)
+  add_test(NAME integration/gen/cli COMMAND ${STRATA_GEN_IT}/cli.sh $<TARGET_FILE:strata>)
+  set_tests_properties(integration/gen/stocks integration/gen/transactions
+    integration/gen/events integration/gen/cli PROPERTIES TIMEOUT 600)
+endif()
