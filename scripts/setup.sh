@@ -14,6 +14,8 @@ packages=(
   # the serving store (SQLite embedded, PostgreSQL client and, for tests,
   # server), and the YAML config
   libsqlite3-dev libpq-dev postgresql-15 libyaml-dev
+  # job schedules in named time zones (the tz database)
+  tzdata
   # tests: unit tests, lint, and real Kafka clients (DESIGN.md §4)
   libcmocka-dev libjansson-dev clang-format util-linux git python3
   kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
@@ -51,11 +53,13 @@ if ! grep -qs '"version": "2.2.4"' "$kjs/node_modules/kafkajs/package.json"; the
 fi
 
 # DuckDB (@duckdb/node-api) for the tests that check computed results
-# against an independent engine, pinned by tests/node/package.json and its
+# against an independent engine, and hyparquet as a second Parquet reader,
+# pinned by tests/node/package.json and its
 # lock. npm install, not npm ci: npm 11's ci rejects this lock because the
 # other platforms' optional binding packages are not listed in it.
 tnode="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
-if ! grep -qs '"version": "1.5.6-r.1"' "$tnode/node_modules/@duckdb/node-api/package.json"; then
+if ! grep -qs '"version": "1.5.6-r.1"' "$tnode/node_modules/@duckdb/node-api/package.json" ||
+  [ ! -f "$tnode/node_modules/hyparquet/package.json" ]; then
   echo "setup.sh: installing the test tools into $tnode"
   (cd "$tnode" && npm install --no-audit --no-fund --loglevel=error)
 fi
