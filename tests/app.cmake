@@ -2,17 +2,19 @@
 # built binary on fixture files). Included by tests/CMakeLists.txt.
 
 set(STRATA_APP_CONFIG_SOURCES ${CMAKE_SOURCE_DIR}/src/app/config.c
-  ${CMAKE_SOURCE_DIR}/src/app/config_keys.c ${CMAKE_SOURCE_DIR}/src/app/config_refs.c)
+  ${CMAKE_SOURCE_DIR}/src/app/config_keys.c ${CMAKE_SOURCE_DIR}/src/app/config_refs.c
+  ${CMAKE_SOURCE_DIR}/src/app/config_jobs.c ${CMAKE_SOURCE_DIR}/src/batch/cron.c
+  ${CMAKE_SOURCE_DIR}/src/batch/tz.c)
 
 # The loader is compiled into its tests directly: they need neither the
 # strata executable nor the modules it links.
 add_executable(test_app_config unit/app/config.c ${STRATA_APP_CONFIG_SOURCES})
-target_link_libraries(test_app_config PRIVATE strata_core ${YAML_LIB} m ${CMOCKA_LIB})
+target_link_libraries(test_app_config PRIVATE strata_schema strata_core ${YAML_LIB} m ${CMOCKA_LIB})
 target_compile_definitions(test_app_config PRIVATE
   APP_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/unit/app/fixtures")
 add_test(NAME unit/app/config COMMAND test_app_config)
 
-strata_fuzz_target(app_config strata_core ${YAML_LIB} m)
+strata_fuzz_target(app_config strata_schema strata_core ${YAML_LIB} m)
 target_sources(fuzz_replay_app_config PRIVATE ${STRATA_APP_CONFIG_SOURCES})
 if(STRATA_FUZZ)
   target_sources(fuzz_app_config PRIVATE ${STRATA_APP_CONFIG_SOURCES})

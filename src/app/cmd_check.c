@@ -96,8 +96,11 @@ static int check_file(const char *path)
         fprintf(stderr, "%s: %zu error%s; the config is not valid\n", path, n, n == 1 ? "" : "s");
         exit_code = APP_EXIT_CONFIG;
     } else {
-        printf("ok: %zu topics, %zu schemas, %zu pipelines\n", cfg->n_topics, cfg->n_schemas,
+        printf("ok: %zu topics, %zu schemas, %zu pipelines", cfg->n_topics, cfg->n_schemas,
                cfg->n_pipelines);
+        if (cfg->n_jobs > 0)
+            printf(", %zu jobs", cfg->n_jobs);
+        printf("\n");
     }
     app_config_destroy(cfg);
     return exit_code;

@@ -1,6 +1,7 @@
 /*
  * `strata up -c FILE`: runs the platform a config describes in one process:
- * the seglog, the broker (unless disabled) and every pipeline.
+ * the seglog, the broker (unless disabled), every pipeline and the batch
+ * jobs' scheduler.
  *
  * Start order: load and check the whole config (every error listed, exit
  * 78) -> open the log and create missing topics -> start the broker ->
@@ -126,6 +127,8 @@ typedef struct {
     kafka_broker_t *broker;
     bus_t *bus;
     stream_runtime_t *rt;
+    app_jobs_t jobs;
+    batch_runner_t *runner;
 } platform_run_t;
 
 static int start_broker(platform_run_t *r, const char *listen)
@@ -166,6 +169,26 @@ static int start_pipelines(platform_run_t *r, app_platform_t *pf, const char *ur
     return 0;
 }
 
+/* The batch layer: jobs on their schedules, in a thread of the runner. */
+static int start_jobs(platform_run_t *r, const app_config_t *cfg, const app_platform_t *pf,
+                      const char *url)
+{
+    if (cfg->n_jobs == 0)
+        return 0;
+    int rc = app_jobs_build(cfg, pf, &r->jobs);
+    r->jobs.env.bus = r->bus;
+    r->jobs.env.log = r->log;
+    r->jobs.env.store_url = url;
+    if (rc == 0)
+        rc = batch_runner_create(&r->jobs.env, r->jobs.defs, r->jobs.n, &r->runner);
+    if (rc == 0)
+        rc = batch_runner_start(r->runner);
+    if (rc != 0)
+        return app_fail(rc, "start the batch jobs");
+    printf("strata up: %zu job%s scheduled\n", r->jobs.n, r->jobs.n == 1 ? "" : "s");
+    return 0;
+}
+
 static void report_failures(platform_run_t *r, bool *reported)
 {
     for (size_t i = 0; r->rt != NULL && i < stream_runtime_count(r->rt); i++) {
@@ -192,6 +215,8 @@ static void wait_for_signal(platform_run_t *r)
 
 static void stop_all(platform_run_t *r)
 {
+    batch_runner_destroy(r->runner);
+    app_jobs_fini(&r->jobs);
     stream_runtime_destroy(r->rt);
     if (r->broker != NULL) {
         kafka_broker_stop(r->broker);
@@ -236,8 +261,11 @@ static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platfor
     bool broker = cfg->broker_enabled && !o->no_broker;
     if (rc == 0 && broker)
         rc = start_broker(&r, o->listen != NULL ? o->listen : cfg->broker_listen);
+    const char *url = o->store != NULL ? o->store : cfg->store_url;
     if (rc == 0)
-        rc = start_pipelines(&r, pf, o->store != NULL ? o->store : cfg->store_url);
+        rc = start_pipelines(&r, pf, url);
+    if (rc == 0)
+        rc = start_jobs(&r, cfg, pf, url);
     fflush(stdout);
     if (rc == 0)
         wait_for_signal(&r);

@@ -218,6 +218,14 @@ const app_pipeline_t *app_config_find_pipeline(const app_config_t *cfg, const ch
     return NULL;
 }
 
+const app_job_t *app_config_find_job(const app_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_jobs; i++)
+        if (name_is(cfg->jobs[i].name, name))
+            return &cfg->jobs[i];
+    return NULL;
+}
+
 const app_field_t *app_schema_find_field(const app_schema_t *schema, const char *name)
 {
     for (size_t i = 0; i < schema->n_fields; i++)

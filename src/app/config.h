@@ -89,6 +89,15 @@ typedef enum {
     APP_AGG_STDDEV
 } app_agg_fn_t;
 
+typedef enum {
+    APP_JOB_IMPORT,
+    APP_JOB_RECOMPUTE,
+    APP_JOB_SQL,
+    APP_JOB_EXPORT,
+    APP_JOB_RETENTION
+} app_job_kind_t;
+typedef enum { APP_CATCHUP_NONE, APP_CATCHUP_LAST, APP_CATCHUP_ALL } app_catchup_t;
+
 /* Names as written in configs ("string", "aggregate", "hopping", "final",
  * "zscore", "stddev"). Static; "?" for a value out of range. */
 const char *app_field_type_name(app_field_type_t t);
@@ -97,6 +106,8 @@ const char *app_win_kind_name(app_win_kind_t k);
 const char *app_emit_name(app_emit_t e);
 const char *app_rule_kind_name(app_rule_kind_t k);
 const char *app_agg_fn_name(app_agg_fn_t f);
+const char *app_job_kind_name(app_job_kind_t k);
+const char *app_catchup_name(app_catchup_t c);
 
 typedef struct {
     char *name;
@@ -208,6 +219,56 @@ typedef struct {
     int line;
 } app_pipeline_t;
 
+/* One column of an import job: a schema field from a CSV column (by its
+ * header) or from an expression over the CSV columns. */
+typedef struct {
+    char *field;
+    char *column; /* or NULL: the field's own name */
+    char *expr;   /* or NULL */
+    int line;
+} app_import_column_t;
+
+typedef struct {
+    char *name; /* identifier */
+    app_job_kind_t kind;
+    char *schedule; /* cron text, or NULL: manual only (checked by batch/) */
+    int schedule_line;
+    char *timezone; /* default "UTC" */
+    char **after;
+    size_t n_after;
+    app_catchup_t catchup;
+    int64_t max_attempts;
+    int64_t retry_backoff_ms;
+    int64_t timeout_ms;
+    /* import */
+    char *path;
+    char *topic;
+    char *schema; /* resolved from the topic when absent */
+    char *key;
+    char *time_field;
+    app_import_column_t *columns;
+    size_t n_columns;
+    char *delimiter;
+    /* recompute */
+    char *pipeline;
+    int64_t lookback_ms;
+    /* sql */
+    char **sql;
+    size_t n_sql;
+    /* export */
+    char *source;
+    char *output;
+    char *format;
+    char *time_column;
+    /* retention */
+    int64_t max_age_ms;
+    char **tables;
+    size_t n_tables;
+    char **topics;
+    size_t n_topics;
+    int line;
+} app_job_t;
+
 /* One recorded problem. Printed as "SOURCE:LINE:COL: TEXT" (":COL" left
  * out when 0, ":LINE:COL" when line is 0). TEXT is "path.to.key: message"
  * by convention. */
@@ -230,6 +291,8 @@ typedef struct {
     size_t n_schemas;
     app_pipeline_t *pipelines;
     size_t n_pipelines;
+    app_job_t *jobs;
+    size_t n_jobs;
 
     /* Private to the loader (config.c, config_refs.c). */
     core_arena_t *arena;
@@ -267,6 +330,7 @@ void app_config_destroy(app_config_t *cfg);
 const app_topic_t *app_config_find_topic(const app_config_t *cfg, const char *name);
 const app_schema_t *app_config_find_schema(const app_config_t *cfg, const char *name);
 const app_pipeline_t *app_config_find_pipeline(const app_config_t *cfg, const char *name);
+const app_job_t *app_config_find_job(const app_config_t *cfg, const char *name);
 const app_field_t *app_schema_find_field(const app_schema_t *schema, const char *name);
 
 /* Parses a duration as configs write it: "250ms", "5s", "1m", "1h", "1d",
@@ -310,6 +374,8 @@ size_t app_config_print_errors(const app_config_t *cfg, FILE *f);
  * stored at `field` was written in the file, while loading; for a value
  * from a default or the environment it gives `fallback` and column 0. */
 void app_config_check_refs(app_config_t *cfg);
+/* The jobs section's checks (config_jobs.c), called by check_refs. */
+void app_config_check_jobs(app_config_t *cfg);
 
 /* "Did you mean": feed every candidate to app_suggest_consider(); the
  * closest one within a third of the word's length (at least 1 edit) wins.

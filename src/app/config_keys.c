@@ -54,6 +54,18 @@ static const char *const agg_fns[] = {"count", "sum",  "min",    "max", "avg",
                                       "first", "last", "stddev", NULL};
 
 /* The enums of config.h are stored through int pointers. */
+static const char *const job_kinds[] = {"import", "recompute", "sql", "export", "retention", NULL};
+static const char *const catchups[] = {"none", "last", "all", NULL};
+static const char *const export_formats[] = {"csv", "parquet", NULL};
+
+#define J_IMPORT    APP_VAR(APP_JOB_IMPORT)
+#define J_RECOMPUTE APP_VAR(APP_JOB_RECOMPUTE)
+#define J_SQL       APP_VAR(APP_JOB_SQL)
+#define J_EXPORT    APP_VAR(APP_JOB_EXPORT)
+#define J_RETENTION APP_VAR(APP_JOB_RETENTION)
+
+_Static_assert(sizeof(app_job_kind_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(app_catchup_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_pipe_kind_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_field_type_t) == sizeof(int), "enum size");
 
@@ -90,6 +102,16 @@ const char *app_rule_kind_name(app_rule_kind_t k)
 const char *app_agg_fn_name(app_agg_fn_t f)
 {
     return choice_name(agg_fns, CORE_ARRAY_LEN(agg_fns), (int)f);
+}
+
+const char *app_job_kind_name(app_job_kind_t k)
+{
+    return choice_name(job_kinds, CORE_ARRAY_LEN(job_kinds), (int)k);
+}
+
+const char *app_catchup_name(app_catchup_t c)
+{
+    return choice_name(catchups, CORE_ARRAY_LEN(catchups), (int)c);
 }
 
 /* ---- data, store, broker, http: mapped into app_config_t itself. */
@@ -616,6 +638,213 @@ static const app_section_t pipeline_section = {
     .discriminator = "kind",
 };
 
+/* ---- jobs[] */
+
+static const app_key_t import_column_keys[] = {
+    {.name = "field",
+     .type = APP_KEY_NAME,
+     .off = APP_OFF(app_import_column_t, field),
+     .required = ALL,
+     .help = "The schema field this column fills."},
+    {.name = "column",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_import_column_t, column),
+     .def_doc = "the field's name",
+     .help = "CSV column, by its header text (spaces and parentheses allowed)."},
+    {.name = "expr",
+     .type = APP_KEY_EXPR,
+     .off = APP_OFF(app_import_column_t, expr),
+     .help = "Expression over the CSV columns (all strings) instead of one column."},
+};
+
+static const app_section_t import_column_section = {
+    .name = "jobs[].columns[]",
+    KEYS(import_column_keys),
+    .item_size = sizeof(app_import_column_t),
+    .line_off = APP_OFF(app_import_column_t, line),
+};
+
+static const app_key_t job_keys[] = {
+    {.name = "name",
+     .type = APP_KEY_IDENT,
+     .off = APP_OFF(app_job_t, name),
+     .required = ALL,
+     .help = "Job name: [a-z_][a-z0-9_]{0,62}."},
+    {.name = "kind",
+     .type = APP_KEY_ENUM,
+     .off = APP_OFF(app_job_t, kind),
+     .choices = job_kinds,
+     .required = ALL,
+     .help = "import a CSV into a topic, recompute a view, run SQL, export, or apply retention."},
+    {.name = "schedule",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_job_t, schedule),
+     .line_off = APP_OFF(app_job_t, schedule_line),
+     .def_doc = "none: manual runs only",
+     .help = "Five-field cron (\"30 2 * * *\") or @hourly, @daily, @weekly, @monthly, @yearly."},
+    {.name = "timezone",
+     .type = APP_KEY_NAME,
+     .off = APP_OFF(app_job_t, timezone),
+     .def = "UTC",
+     .help = "Zone the schedule and {{ds}} are in (tz database name)."},
+    {.name = "after",
+     .type = APP_KEY_LIST,
+     .elem = APP_KEY_IDENT,
+     .off = APP_OFF(app_job_t, after),
+     .off2 = APP_OFF(app_job_t, n_after),
+     .min = 1,
+     .max = 64,
+     .help = "Jobs whose run for the same logical date must have completed first."},
+    {.name = "catchup",
+     .type = APP_KEY_ENUM,
+     .off = APP_OFF(app_job_t, catchup),
+     .choices = catchups,
+     .def = "last",
+     .help = "Runs missed while strata was down: none, the last one, or all of them."},
+    {.name = "max_attempts",
+     .type = APP_KEY_INT,
+     .off = APP_OFF(app_job_t, max_attempts),
+     .def = "3",
+     .min = 1,
+     .max = 100,
+     .help = "Attempts of a run before it stays failed."},
+    {.name = "retry_backoff",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_job_t, retry_backoff_ms),
+     .def = "30s",
+     .min = 0,
+     .max = DAY_MS,
+     .help = "Wait before the first retry; doubles with each attempt."},
+    {.name = "path",
+     .type = APP_KEY_PATH,
+     .off = APP_OFF(app_job_t, path),
+     .variants = J_IMPORT,
+     .required = J_IMPORT,
+     .help = "CSV file or glob to import."},
+    {.name = "topic",
+     .type = APP_KEY_TOPIC,
+     .off = APP_OFF(app_job_t, topic),
+     .variants = J_IMPORT,
+     .required = J_IMPORT,
+     .help = "Topic the rows go to (under topics)."},
+    {.name = "schema",
+     .type = APP_KEY_NAME,
+     .off = APP_OFF(app_job_t, schema),
+     .variants = J_IMPORT,
+     .def_doc = "the topic's schema",
+     .help = "Schema the rows are converted to and checked against."},
+    {.name = "key",
+     .type = APP_KEY_NAME,
+     .off = APP_OFF(app_job_t, key),
+     .variants = J_IMPORT,
+     .def_doc = "none: null keys",
+     .help = "Field whose value is the record key."},
+    {.name = "time_field",
+     .type = APP_KEY_NAME,
+     .off = APP_OFF(app_job_t, time_field),
+     .variants = J_IMPORT,
+     .def_doc = "the import time",
+     .help = "Timestamp field that becomes the record timestamp."},
+    {.name = "columns",
+     .type = APP_KEY_ITEMS,
+     .off = APP_OFF(app_job_t, columns),
+     .off2 = APP_OFF(app_job_t, n_columns),
+     .section = &import_column_section,
+     .max = 1024,
+     .variants = J_IMPORT,
+     .def_doc = "schema fields from columns of the same name",
+     .help = "How schema fields come from CSV columns."},
+    {.name = "delimiter",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_job_t, delimiter),
+     .def = ",",
+     .variants = J_IMPORT,
+     .help = "Field separator: one character."},
+    {.name = "pipeline",
+     .type = APP_KEY_IDENT,
+     .off = APP_OFF(app_job_t, pipeline),
+     .variants = J_RECOMPUTE,
+     .required = J_RECOMPUTE,
+     .help = "Aggregate pipeline whose view is recomputed from the log."},
+    {.name = "lookback",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_job_t, lookback_ms),
+     .def = "0s",
+     .min = 0,
+     .max = YEAR_MS,
+     .variants = J_RECOMPUTE,
+     .def_doc = "window size + max_out_of_orderness",
+     .help = "Read the log from this long before the interval (by record time)."},
+    {.name = "sql",
+     .type = APP_KEY_LIST,
+     .elem = APP_KEY_STRING,
+     .off = APP_OFF(app_job_t, sql),
+     .off2 = APP_OFF(app_job_t, n_sql),
+     .min = 1,
+     .max = 256,
+     .variants = J_SQL,
+     .required = J_SQL,
+     .help = "Statements run in order in one transaction; {{ds}} and friends expand."},
+    {.name = "source",
+     .type = APP_KEY_IDENT,
+     .off = APP_OFF(app_job_t, source),
+     .variants = J_EXPORT,
+     .required = J_EXPORT,
+     .help = "View or table to export."},
+    {.name = "output",
+     .type = APP_KEY_PATH,
+     .off = APP_OFF(app_job_t, output),
+     .variants = J_EXPORT,
+     .required = J_EXPORT,
+     .help = "File written; {{ds}} and friends expand."},
+    {.name = "format",
+     .type = APP_KEY_ENUM,
+     .off = APP_OFF(app_job_t, format),
+     .choices = export_formats,
+     .def = "csv",
+     .variants = J_EXPORT,
+     .help = "csv or parquet."},
+    {.name = "time_column",
+     .type = APP_KEY_IDENT,
+     .off = APP_OFF(app_job_t, time_column),
+     .variants = J_EXPORT | J_RETENTION,
+     .help = "Tables: column (microseconds) selecting rows by time."},
+    {.name = "max_age",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_job_t, max_age_ms),
+     .min = 1,
+     .max = 100 * YEAR_MS,
+     .variants = J_RETENTION,
+     .required = J_RETENTION,
+     .help = "Rows older than this are deleted."},
+    {.name = "tables",
+     .type = APP_KEY_LIST,
+     .elem = APP_KEY_IDENT,
+     .off = APP_OFF(app_job_t, tables),
+     .off2 = APP_OFF(app_job_t, n_tables),
+     .min = 1,
+     .max = 256,
+     .variants = J_RETENTION,
+     .help = "Tables and views trimmed: dlq, anomalies, job_runs, views, tables."},
+    {.name = "topics",
+     .type = APP_KEY_LIST,
+     .elem = APP_KEY_TOPIC,
+     .off = APP_OFF(app_job_t, topics),
+     .off2 = APP_OFF(app_job_t, n_topics),
+     .min = 1,
+     .max = 256,
+     .variants = J_RETENTION,
+     .help = "Topics whose own retention is applied now."},
+};
+
+static const app_section_t job_section = {
+    .name = "jobs[]",
+    KEYS(job_keys),
+    .item_size = sizeof(app_job_t),
+    .line_off = APP_OFF(app_job_t, line),
+    .discriminator = "kind",
+};
+
 /* ---- the root */
 
 static const app_key_t root_keys[] = {
@@ -656,6 +885,13 @@ static const app_key_t root_keys[] = {
      .section = &pipeline_section,
      .max = APP_CONFIG_MAX_ITEMS,
      .help = "Stream pipelines: each consumes one topic and writes to the store."},
+    {.name = "jobs",
+     .type = APP_KEY_ITEMS,
+     .off = APP_OFF(app_config_t, jobs),
+     .off2 = APP_OFF(app_config_t, n_jobs),
+     .section = &job_section,
+     .max = APP_CONFIG_MAX_ITEMS,
+     .help = "Batch jobs: scheduled or manual, every run tracked in job_runs."},
 };
 
 static const app_section_t root_section = {.name = "", KEYS(root_keys)};

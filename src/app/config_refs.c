@@ -388,4 +388,5 @@ void app_config_check_refs(app_config_t *cfg)
     check_topics(cfg);
     check_schemas(cfg);
     check_pipelines(cfg);
+    app_config_check_jobs(cfg);
 }

@@ -40,6 +40,8 @@ static const command_t commands[] = {
     {"up", cmd_up, "run the platform a config describes (up -c FILE)"},
     {"views", cmd_views, "list and query aggregate views"},
     {"gen", cmd_gen, "generate realistic test data into a topic (gen KIND)"},
+    {"jobs", cmd_jobs, "list, run and inspect batch jobs and their runs"},
+    {"import", cmd_import, "import CSV files into a topic as a tracked job run"},
 };
 
 static volatile sig_atomic_t stop_flag;

@@ -169,7 +169,9 @@ int app_platform_build(app_config_t *cfg, app_platform_t *out)
     size_t before = app_config_error_count(cfg);
     out->schemas = core_calloc(CORE_MEM_APP, cfg->n_schemas + 1, sizeof *out->schemas);
     out->pipelines = core_calloc(CORE_MEM_APP, cfg->n_pipelines + 1, sizeof *out->pipelines);
-    if (out->schemas == NULL || out->pipelines == NULL)
+    out->batch_pipelines =
+        core_calloc(CORE_MEM_APP, cfg->n_pipelines + 1, sizeof *out->batch_pipelines);
+    if (out->schemas == NULL || out->pipelines == NULL || out->batch_pipelines == NULL)
         return core_error(CORE_ENOMEM, "app: out of memory");
     out->n_schemas = cfg->n_schemas;
     out->n_pipelines = cfg->n_pipelines;
@@ -185,6 +187,15 @@ int app_platform_build(app_config_t *cfg, app_platform_t *out)
         if (rc < 0)
             return rc;
     }
+    if (app_config_error_count(cfg) > before)
+        return (int)(app_config_error_count(cfg) - before);
+    /* The batch layer's own copies: it runs beside the stream runtime, on
+     * its own thread and store connection. */
+    for (size_t i = 0; i < cfg->n_pipelines; i++) {
+        int rc = compile_pipeline(cfg, out, &cfg->pipelines[i], &out->batch_pipelines[i]);
+        if (rc < 0)
+            return rc;
+    }
     return (int)(app_config_error_count(cfg) - before);
 }
 
@@ -192,6 +203,9 @@ void app_platform_fini(app_platform_t *pf)
 {
     for (size_t i = 0; pf->pipelines != NULL && i < pf->n_pipelines; i++)
         stream_pipeline_destroy(pf->pipelines[i]);
+    for (size_t i = 0; pf->batch_pipelines != NULL && i < pf->n_pipelines; i++)
+        stream_pipeline_destroy(pf->batch_pipelines[i]);
+    core_free(pf->batch_pipelines);
     for (size_t i = 0; pf->schemas != NULL && i < pf->n_schemas; i++)
         schema_destroy(pf->schemas[i]);
     core_free(pf->pipelines);

@@ -13,6 +13,7 @@
 #define STRATA_APP_PLATFORM_H
 
 #include "app/config.h"
+#include "batch/batch.h"
 #include "schema/schema.h"
 #include "seglog/seglog.h"
 #include "stream/stream.h"
@@ -22,7 +23,26 @@ typedef struct {
     size_t n_schemas;
     stream_pipeline_t **pipelines; /* parallel to cfg->pipelines; owned until taken */
     size_t n_pipelines;
+    stream_pipeline_t **batch_pipelines; /* a second compile, for the batch layer; owned */
 } app_platform_t;
+
+/* The batch layer's view of a config: job definitions for batch/ and the
+ * environment they run in. Built after the platform; everything points
+ * into cfg and pf, which must outlive it. */
+typedef struct {
+    batch_job_def_t *defs;
+    size_t n;
+    batch_column_t *columns; /* every import job's columns, one array */
+    batch_env_t env;
+} app_jobs_t;
+
+/* Fills out from cfg->jobs. ENV's bus, log and store URL are set by the
+ * caller afterwards (before the runner is created). */
+int app_jobs_build(const app_config_t *cfg, const app_platform_t *pf, app_jobs_t *out);
+void app_jobs_fini(app_jobs_t *j);
+
+int cmd_jobs(app_ctx_t *ctx, int argc, char **argv);
+int cmd_import(app_ctx_t *ctx, int argc, char **argv);
 
 /* Builds schemas and compiles pipelines. Returns the number of errors it
  * appended to cfg (0 = usable), or a negative code for ENOMEM. */

@@ -271,6 +271,20 @@ int core_varint_get32(const uint8_t *p, size_t len, int32_t *v);
  * can check both against known vectors.
  * ------------------------------------------------------------------------ */
 uint32_t core_crc32c(uint32_t crc, const void *p, size_t n);
+
+/* SHA-256 (FIPS 180-4), incremental. Checksums of imported files (lineage,
+ * "already imported") and request signing. */
+typedef struct {
+    uint32_t h[8];
+    uint64_t len; /* bytes hashed so far */
+    uint8_t block[64];
+    size_t used; /* bytes in block */
+} core_sha256_t;
+void core_sha256_init(core_sha256_t *c);
+void core_sha256_update(core_sha256_t *c, const void *p, size_t n);
+void core_sha256_final(core_sha256_t *c, uint8_t out[32]);
+/* Lower-case hex of a digest: 64 characters and a NUL. */
+void core_sha256_hex(const uint8_t digest[32], char out[65]);
 uint32_t core_crc32c_sw(uint32_t crc, const void *p, size_t n);
 uint32_t core_crc32c_hw(uint32_t crc, const void *p, size_t n); /* only if available */
 bool core_crc32c_hw_available(void);
@@ -393,6 +407,25 @@ int core_json_iter_child(const core_json_iter_t *parent, const core_json_value_t
 int core_json_object_next(core_json_iter_t *it, core_json_value_t *key, core_json_value_t *value);
 /* Next element: as core_json_object_next. CORE_EINVAL on an object. */
 int core_json_array_next(core_json_iter_t *it, core_json_value_t *value);
+
+/* One member of an object: its key (a string) and its value. */
+typedef struct {
+    core_json_value_t key;
+    core_json_value_t value;
+} core_json_member_t;
+
+/* The hot path for small objects: scans the whole document p/len, which
+ * must be an object, in one call and puts its members into out[0..cap) in
+ * document order. Returns the member count, having validated everything
+ * exactly as an iterator over p/len would (nested values under max_depth,
+ * the root counting as one level; trailing whitespace). CORE_ECORRUPT for
+ * invalid JSON or a root that is not an object (details in *err, which may
+ * be NULL; offsets as for iterators, but the reason for a root that is not
+ * an object is worded differently); CORE_ETOOBIG when the object has more
+ * than cap members (the rest is not checked; iterate instead); CORE_EINVAL
+ * for a bad max_depth. Pure; thread-safe. */
+int core_json_object_members(const char *p, size_t len, size_t max_depth, core_json_member_t *out,
+                             size_t cap, core_json_error_t *err);
 
 /* Top-level lookup of key[0..klen) in the object `obj` (escaped keys are
  * compared decoded). The first matching member wins; duplicates are not

@@ -77,7 +77,32 @@ typedef struct {
     size_t n;
 } migration_t;
 
-static const migration_t STEPS[] = {{STEP1, CORE_ARRAY_LEN(STEP1)}};
+/* ---- Step 2: the batch layer's run bookkeeping. A run's data interval
+ * ends at interval_end (it starts at logical_date); at most one run of a
+ * job is running at a time, enforced by a partial unique index; the owner
+ * ("host:pid") of a running run tells a crashed run from a live one. */
+static const char *const STEP2[] = {
+    "ALTER TABLE \"job_runs\" ADD COLUMN \"interval_end\" BIGINT",
+    ("CREATE UNIQUE INDEX IF NOT EXISTS \"strata_job_runs_running\" ON \"job_runs\" (\"job\") "
+     "WHERE \"state\" = 'running'"),
+    "CREATE INDEX IF NOT EXISTS \"strata_job_runs_state\" ON \"job_runs\" (\"state\")",
+    "ALTER TABLE \"job_runs\" ADD COLUMN \"owner\" TEXT",
+};
+
+/* ---- Step 3: files imported into topics by the import job kind, with the
+ * progress of an import under way, so that a retry resumes without
+ * duplicating records (docs/import.md). */
+static const char *const STEP3[] = {
+    "CREATE TABLE IF NOT EXISTS \"strata_imports\" ("
+    "\"sha256\" TEXT NOT NULL, \"topic\" TEXT NOT NULL, \"path\" TEXT, \"job\" TEXT, "
+    "\"run_id\" BIGINT, \"rows\" BIGINT, \"invalid\" BIGINT, \"imported_at\" BIGINT NOT NULL, "
+    "\"state\" TEXT NOT NULL, \"next_byte\" BIGINT NOT NULL DEFAULT 0, "
+    "\"next_line\" BIGINT NOT NULL DEFAULT 0, \"end_offsets\" TEXT, "
+    "PRIMARY KEY (\"sha256\", \"topic\"))",
+};
+
+static const migration_t STEPS[] = {
+    {STEP1, CORE_ARRAY_LEN(STEP1)}, {STEP2, CORE_ARRAY_LEN(STEP2)}, {STEP3, CORE_ARRAY_LEN(STEP3)}};
 #define STORE_SCHEMA_VERSION ((int64_t)CORE_ARRAY_LEN(STEPS))
 
 /* Replaces @ID and @BYTES for the dialect. */

@@ -70,8 +70,12 @@ int store_ping(store_t *s);
  *       topic, partition, "offset", created_at)
  *                                      UNIQUE (pipeline, rule, topic, partition, "offset")
  *   jobs(name, kind, schedule, definition, updated_at)     PK (name)
- *   job_runs(id, job, state, attempt, logical_date, params, started_at,
- *       finished_at, duration_ms, rows_in, rows_out, error, lineage)
+ *   job_runs(id, job, state, attempt, logical_date, interval_end, params,
+ *       started_at, finished_at, duration_ms, rows_in, rows_out, error,
+ *       lineage, owner)                at most one 'running' row per job
+ *   strata_imports(sha256, topic, path, job, run_id, rows, invalid,
+ *       imported_at, state, next_byte, next_line, end_offsets)
+ *                                              PK (sha256, topic)
  * `id` columns are generated (INTEGER PRIMARY KEY / BIGSERIAL); times are
  * microseconds. dlq key/value and strata_state key/state are bytes (BLOB /
  * BYTEA). Names starting "strata_" and the names above are reserved. */

@@ -409,6 +409,69 @@ static int fn_replace(const expr_ctx_t *c, const expr_node_t *n, const expr_val_
     return 0;
 }
 
+/* Code points in s[0..len) (continuation bytes are not counted). */
+static int64_t cp_count(const char *s, size_t len)
+{
+    int64_t count = 0;
+    for (size_t i = 0; i < len; i++)
+        count += !is_cont(s[i]);
+    return count;
+}
+
+/* lpad(s, n[, fill]) and rpad(s, n[, fill]), as in PostgreSQL: s cut or
+ * padded to n code points, with fill (default ' ') repeated on the left or
+ * the right. An empty fill leaves a short s as it is; n < 0 gives ''. */
+static int pad(const expr_ctx_t *c, const expr_node_t *n, const expr_val_t *a, expr_val_t *out,
+               bool left)
+{
+    int64_t want = a[1].v.i, have = cp_count(stream_expr_str(c, &a[0]), a[0].v.s.len);
+    size_t sn = a[0].v.s.len, fn = n->nkids > 2 ? a[2].v.s.len : 1;
+    int64_t fill_cps = n->nkids > 2 ? cp_count(stream_expr_str(c, &a[2]), fn) : 1;
+    if (want <= 0) {
+        expr_set_str(out, "", 0);
+        return 0;
+    }
+    if (have >= want || fill_cps == 0) {
+        size_t keep = cp_offset(stream_expr_str(c, &a[0]), sn, want);
+        sub_of(&a[0], 0, keep, out);
+        return 0;
+    }
+    /* Padding: `full` whole copies of fill, then its first `rest` code
+     * points. */
+    int64_t need = want - have, full = need / fill_cps, rest = need % fill_cps;
+    const char *f0 = n->nkids > 2 ? stream_expr_str(c, &a[2]) : " ";
+    size_t rest_bytes = cp_offset(f0, fn, rest), padn = 0, total = 0;
+    if (__builtin_mul_overflow((size_t)full, fn, &padn) ||
+        __builtin_add_overflow(padn, rest_bytes, &padn) || __builtin_add_overflow(padn, sn, &total))
+        return core_error(CORE_ETOOBIG, "expr: %s() result too long", left ? "lpad" : "rpad");
+    char *dst = NULL;
+    size_t off = 0;
+    int rc = stream_expr_out_begin(c, total, &dst, &off);
+    if (rc < 0)
+        return rc;
+    const char *s = stream_expr_str(c, &a[0]);
+    const char *f = n->nkids > 2 ? stream_expr_str(c, &a[2]) : " ";
+    char *p = left ? dst : dst + sn;
+    for (int64_t k = 0; k < full; k++, p += fn)
+        memcpy(p, f, fn);
+    if (rest_bytes)
+        memcpy(p, f, rest_bytes);
+    if (sn)
+        memcpy(left ? dst + padn : dst, s, sn);
+    stream_expr_out_commit(c, off, total, out);
+    return 0;
+}
+
+static int fn_lpad(const expr_ctx_t *c, const expr_node_t *n, const expr_val_t *a, expr_val_t *out)
+{
+    return pad(c, n, a, out, true);
+}
+
+static int fn_rpad(const expr_ctx_t *c, const expr_node_t *n, const expr_val_t *a, expr_val_t *out)
+{
+    return pad(c, n, a, out, false);
+}
+
 /* ------------------------------------------------------------------------
  * Numbers
  * ------------------------------------------------------------------------ */
@@ -865,6 +928,8 @@ static const expr_fn_t functions[] = {
     {"starts_with", 2, 2, {A_STR}, FIXED(BOOL), false, 0, fn_starts_with, NULL},
     {"ends_with", 2, 2, {A_STR}, FIXED(BOOL), false, 0, fn_ends_with, NULL},
     {"replace", 3, 3, {A_STR}, FIXED(STRING), false, 0, fn_replace, NULL},
+    {"lpad", 2, 3, {A_STR, A_INT, A_STR}, FIXED(STRING), false, 0, fn_lpad, NULL},
+    {"rpad", 2, 3, {A_STR, A_INT, A_STR}, FIXED(STRING), false, 0, fn_rpad, NULL},
     {"abs", 1, 1, {A_NUM}, ARG0, false, 0, fn_abs, NULL},
     {"round", 1, 2, {A_NUM, A_INT}, ARG0, false, 0, fn_round, NULL},
     {"floor", 1, 1, {A_NUM}, ARG0, false, 0, fn_floor, NULL},

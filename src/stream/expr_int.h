@@ -40,7 +40,8 @@
  * Functions: coalesce(a, b, ...), if(cond, a, b), lower(s), upper(s),
  * length(s) (code points), trim(s), substr(s, start[, len]) (1-based, code
  * points), concat(a, ...), contains(s, sub), starts_with(s, p),
- * ends_with(s, p), replace(s, from, to), abs(x), round(x[, digits]),
+ * ends_with(s, p), replace(s, from, to), lpad(s, n[, fill]), rpad(s, n[, fill])
+ * (PostgreSQL's: cut to n, or padded with fill, default ' '), abs(x), round(x[, digits]),
  * floor(x), ceil(x), sqrt(x), ln(x), exp(x), pow(x, y), least(a, ...),
  * greatest(a, ...), int(x), float(x), string(x), bool(x);
  * time: year(ts), month(ts), day(ts), hour(ts), minute(ts), second(ts),

@@ -365,6 +365,31 @@ const char *stream_pipeline_name(const stream_pipeline_t *p)
     return p->name;
 }
 
+stream_kind_t stream_pipeline_kind(const stream_pipeline_t *p)
+{
+    return p->kind;
+}
+
+const char *stream_pipeline_topic(const stream_pipeline_t *p)
+{
+    return p->topic;
+}
+
+const char *stream_pipeline_output(const stream_pipeline_t *p)
+{
+    return p->kind == STREAM_KIND_DETECT ? NULL : p->out_name;
+}
+
+int64_t stream_pipeline_lookback_ms(const stream_pipeline_t *p)
+{
+    if (p->kind != STREAM_KIND_AGGREGATE)
+        return 0;
+    int64_t span = p->window == STREAM_WINDOW_SESSION ? p->gap_us : p->size_us;
+    if (span > INT64_MAX - p->ooo_us)
+        return INT64_MAX / 1000;
+    return (span + p->ooo_us) / 1000;
+}
+
 void stream_pipeline_destroy(stream_pipeline_t *p)
 {
     if (p == NULL)

@@ -122,6 +122,15 @@ int stream_pipeline_compile(const stream_pipeline_def_t *def, stream_error_fn er
                             stream_pipeline_t **out);
 void stream_pipeline_destroy(stream_pipeline_t *p);
 const char *stream_pipeline_name(const stream_pipeline_t *p);
+stream_kind_t stream_pipeline_kind(const stream_pipeline_t *p);
+const char *stream_pipeline_topic(const stream_pipeline_t *p);
+/* The output table: an aggregate's view, a table or cdc pipeline's table;
+ * NULL for detect. */
+const char *stream_pipeline_output(const stream_pipeline_t *p);
+/* Aggregates: the window size (the gap for sessions) plus
+ * max_out_of_orderness, in ms (a recompute's default lookback); 0 for the
+ * other kinds. */
+int64_t stream_pipeline_lookback_ms(const stream_pipeline_t *p);
 
 typedef struct {
     int64_t records;   /* records consumed */
@@ -210,5 +219,74 @@ int stream_views_list(store_t *s, store_row_fn fn, void *arg);
  * unknown view. */
 int stream_view_query(store_t *s, const char *view, const stream_view_query_t *q,
                       int (*fn)(void *arg, const stream_view_row_t *row), void *arg);
+
+/* ---- Recompute: the batch layer's run of an aggregate pipeline.
+ *
+ * Recomputes the pipeline's windows that lie within [from_us, to_us)
+ * (window_start >= from, window_end <= to) from the topic log, late events
+ * included, with the speed layer's own code: the same decoding, validation,
+ * filter, key, event time and aggregation (one window operator in batch
+ * mode, fed from every partition, so nothing is late and each row is the
+ * complete value of its window). Each window becomes one view row with
+ * layer 'batch', partition -1, final = true, updated_at = the run's start
+ * time; batch rows of the range that this run did not write (a window
+ * whose events left the log, a session merged since) are deleted at the
+ * end. stream_view_query() serves those rows instead of the speed layer's.
+ *
+ * Input: each partition from the first offset whose record timestamp is
+ * >= read_from_ms (bus_offset_for_time) to its end offset when the run
+ * starts. Events are fed only if one of their windows lies within the
+ * range (sessions: if they are before to_us, since earlier events may
+ * extend a session back); the others are counted `outside`. Invalid
+ * records are counted, never written to the dlq (the speed layer did that).
+ *
+ * Sessions: a session is written only if it lies within the range; one
+ * that crosses a bound is left to the speed layer (or a wider recompute).
+ * The read must start before the first event of every session written:
+ * choose read_from_ms at least one session's length (plus the producers'
+ * clock skew) before from_us.
+ *
+ * Commits: rows go to the store in chunks of chunk_rows, each chunk one
+ * transaction. Each row is complete by itself, so a run that fails between
+ * chunks leaves only correct rows, and a rerun over the same log writes the
+ * same values: the recompute is idempotent.
+ *
+ * Memory: every window of the range is held until the input ends; the
+ * pipeline's max_windows cap applies (CORE_ETOOBIG: recompute shorter
+ * ranges). */
+typedef struct {
+    int64_t from_us, to_us; /* the windows recomputed; from < to */
+    int64_t read_from_ms;   /* record timestamp to read each partition from */
+    size_t chunk_rows;      /* rows per commit; 0: 10000 */
+    const int *stop;        /* may be NULL; non-zero (atomic load): stop */
+    /* Called once per partition with the offsets [from, to) to be read
+     * (lineage), before they are read; a nonzero return stops the run and
+     * is returned. May be NULL. */
+    int (*range_fn)(void *arg, int32_t partition, int64_t from_offset, int64_t to_offset);
+    void *arg;
+} stream_recompute_opts_t;
+
+typedef struct {
+    int64_t records;  /* records read */
+    int64_t valid;    /* decoded, validated, kept by the filter */
+    int64_t invalid;  /* rejected (the speed layer sent them to the dlq) */
+    int64_t filtered; /* dropped by the filter */
+    int64_t outside;  /* valid, but no window of theirs lies in the range */
+    int64_t windows;  /* (key, window) results computed */
+    int64_t rows;     /* batch rows written (windows within the range) */
+    int64_t deleted;  /* stale batch rows deleted */
+    int64_t commits;
+} stream_recompute_stats_t;
+
+/* Runs a recompute of aggregate pipeline p (borrowed, used read-only, so a
+ * runtime may be running it meanwhile) on the calling thread, over bus and
+ * store (a migrated store; its connection is used for this run only).
+ * Registers the view and creates its table if needed. out (may be NULL)
+ * gets the figures, also on failure. Errors: CORE_EINVAL for a pipeline
+ * that is not an aggregate or an empty range; CORE_ECLOSED when stopped;
+ * CORE_ETOOBIG when the range holds more windows than the cap; the bus's
+ * and the store's errors (CORE_EIO: retry the run). */
+int stream_recompute(stream_pipeline_t *p, bus_t *bus, store_t *store,
+                     const stream_recompute_opts_t *opts, stream_recompute_stats_t *out);
 
 #endif

@@ -147,7 +147,28 @@ struct stream_task {
     void *on_commit_arg;
     int64_t *lat_ts; /* record timestamps (ms) awaiting commit, sampled */
     size_t nlat, caplat;
+    bool detached; /* stream_task_create_detached(): no reader, no kind state */
 };
+
+/* What stream_task_check() found for a record. */
+typedef enum {
+    STREAM_CHECK_OK,       /* valid and kept by the filter; t->event_us is its event time */
+    STREAM_CHECK_REJECTED, /* invalid: the error's kind and reason are the dlq row's */
+    STREAM_CHECK_FILTERED  /* the filter is false */
+} stream_check_t;
+
+/* Points the task's expression environment at rec (key, partition, offset,
+ * timestamp), empties the scratch and sets t->event_us to the record
+ * timestamp. First step for every record. */
+void stream_task_begin(stream_task_t *t, const bus_record_t *rec);
+/* Decodes rec into t->row, checks the fields and the schema's rules,
+ * applies the filter and reads the event time: the speed layer's path for
+ * every kind but cdc, shared with the batch layer's recompute. Writes
+ * nothing and counts nothing; the caller decides what a rejection means
+ * (the speed layer sends it to the dlq). Errors from expressions are
+ * returned (CORE_ETOOBIG: a result over its cap). */
+int stream_task_check(stream_task_t *t, const bus_record_t *rec, stream_check_t *out,
+                      schema_error_t *err);
 
 /* Adds a dlq row for the task's current record. */
 int stream_task_dlq(stream_task_t *t, const bus_record_t *rec, const char *kind,
@@ -175,6 +196,11 @@ static inline void copy_name(char *dst, const char *src)
 }
 
 /* task.c: the task's life and its commits. */
+/* A detached task: decoding, expression and kind state only, with no
+ * reader, no claimed offsets and no batch (the batch layer's recompute
+ * drives the kind's process() with it). The kind's task_init is not run and
+ * its task_fini is not run by destroy: the caller owns t->winop. */
+int stream_task_create_detached(stream_pipeline_t *p, stream_stats_t *stats, stream_task_t **out);
 int stream_task_create(stream_pipeline_t *p, int32_t partition, bus_t *bus, store_t *s,
                        store_batch_t *batch, stream_stats_t *stats, stream_task_t **out);
 void stream_task_destroy(stream_task_t *t);
@@ -187,6 +213,15 @@ int stream_task_commit(stream_task_t *t, store_t *s);
 void stream_task_advance(stream_task_t *t, int64_t wm);
 
 /* pipeline.c / view.c */
+/* Index of aggregate i's first column in a view row. */
+size_t stream_view_agg_col(const stream_pipeline_t *p, size_t i);
+/* One view row of pipeline p (an aggregate) into v (p->out_def.ncolumns
+ * entries): key, window_start, layer, partition, window_end, final,
+ * updated_at = now_us, then each aggregate's partial state. The first four
+ * are the primary key (all a delete needs). Strings borrow row and layer. */
+void stream_view_row_values(const stream_pipeline_t *p, const stream_winop_row_t *row,
+                            const char *layer, int32_t partition, int64_t now_us,
+                            schema_value_t *v);
 int stream_pipeline_definition(stream_pipeline_t *p, const stream_pipeline_def_t *d);
 /* Creates the output table and registers a view (pipeline thread). */
 int stream_pipeline_prepare(stream_pipeline_t *p, store_t *s);

@@ -8,7 +8,11 @@
  *   a schema rule is false                        -> dlq "rule"
  *   the filter is false                           -> counted filtered
  *   otherwise the kind's process(); late          -> dlq "late"
- * cdc skips the decoding steps: its kind decodes the envelope itself.
+ * cdc skips the decoding steps: its kind decodes the envelope itself. The
+ * steps up to the filter and the event time are stream_task_check(), which
+ * only reports; the batch layer's recompute (recompute.c) runs them, and
+ * the kind's process(), on a detached task that has no reader, claims no
+ * offsets and writes no dlq.
  *
  * Watermark: the largest event time seen minus max_out_of_orderness,
  * checked before the record updates it; it is committed with the offset,
@@ -208,16 +212,14 @@ int stream_task_table_row(stream_task_t *t, const bus_record_t *rec, schema_valu
 
 /* ---- Lifecycle. */
 
-int stream_task_create(stream_pipeline_t *p, int32_t partition, bus_t *bus, store_t *s,
-                       store_batch_t *batch, stream_stats_t *stats, stream_task_t **out)
+int stream_task_create_detached(stream_pipeline_t *p, stream_stats_t *stats, stream_task_t **out)
 {
     stream_task_t *t = core_calloc(CORE_MEM_STREAM, 1, sizeof *t);
     if (t == NULL)
         return core_error(CORE_ENOMEM, "stream: out of memory");
     t->p = p;
-    t->partition = partition;
-    t->batch = batch;
     t->stats = stats;
+    t->detached = true;
     t->max_ts = INT64_MIN;
     t->wm = INT64_MIN;
     t->event_us = INT64_MIN;
@@ -229,8 +231,25 @@ int stream_task_create(stream_pipeline_t *p, int32_t partition, bus_t *bus, stor
     int rc = core_buf_reserve(&t->scratch, SCRATCH_MAX);
     if (rc == 0)
         rc = schema_row_init(&t->row, p->schema);
-    if (rc == 0)
-        rc = store_offsets_claim(s, p->name, p->topic, partition, &t->epoch, &t->committed, &t->wm);
+    if (rc != 0) {
+        stream_task_destroy(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int stream_task_create(stream_pipeline_t *p, int32_t partition, bus_t *bus, store_t *s,
+                       store_batch_t *batch, stream_stats_t *stats, stream_task_t **out)
+{
+    stream_task_t *t = NULL;
+    int rc = stream_task_create_detached(p, stats, &t);
+    if (rc != 0)
+        return rc;
+    t->detached = false;
+    t->partition = partition;
+    t->batch = batch;
+    rc = store_offsets_claim(s, p->name, p->topic, partition, &t->epoch, &t->committed, &t->wm);
     if (rc == 0 && t->wm != INT64_MIN)
         t->max_ts = t->wm > INT64_MIN + p->ooo_us ? t->wm + p->ooo_us : t->wm;
     t->next = t->committed;
@@ -250,7 +269,7 @@ void stream_task_destroy(stream_task_t *t)
 {
     if (t == NULL)
         return;
-    if (t->p->ops->task_fini != NULL)
+    if (!t->detached && t->p->ops->task_fini != NULL)
         t->p->ops->task_fini(t);
     bus_reader_close(t->reader);
     schema_row_fini(&t->row);
@@ -262,62 +281,81 @@ void stream_task_destroy(stream_task_t *t)
 
 /* ---- One record. */
 
-static int reject(stream_task_t *t, const bus_record_t *rec, const schema_error_t *err)
+/* Decodes and validates; *ok false with err set when the record is
+ * invalid. */
+static int validate(stream_task_t *t, const bus_record_t *rec, bool *ok, schema_error_t *err)
 {
-    return stream_task_dlq(t, rec, schema_err_kind_name(err->kind), err->reason);
-}
-
-/* Decodes and validates; *ok false when the record went to the dlq. */
-static int validate(stream_task_t *t, const bus_record_t *rec, bool *ok)
-{
-    schema_error_t err = {0};
     *ok = false;
     if (rec->value == NULL) {
-        err.kind = SCHEMA_ERR_JSON;
-        snprintf(err.reason, sizeof err.reason, "record value is null");
-        return reject(t, rec, &err);
+        err->kind = SCHEMA_ERR_JSON;
+        snprintf(err->reason, sizeof err->reason, "record value is null");
+        return 0;
     }
     if (rec->value_len > RECORD_MAX_BYTES) {
-        err.kind = SCHEMA_ERR_TOOBIG;
-        snprintf(err.reason, sizeof err.reason, "record value of %zu bytes exceeds %d",
+        err->kind = SCHEMA_ERR_TOOBIG;
+        snprintf(err->reason, sizeof err->reason, "record value of %zu bytes exceeds %d",
                  rec->value_len, RECORD_MAX_BYTES);
-        return reject(t, rec, &err);
+        return 0;
     }
-    if (schema_decode_json(t->p->schema, rec->value, rec->value_len, &t->row, &err) != 0)
-        return reject(t, rec, &err);
+    if (schema_decode_json(t->p->schema, rec->value, rec->value_len, &t->row, err) != 0)
+        return 0;
     for (size_t i = 0; i < t->p->nrules; i++) {
         bool pass = false;
         int rc = stream_expr_test(t->p->rules[i].check, &t->env, &t->scratch, &pass);
         if (rc != 0 || !pass) {
             const stream_rule_t *r = &t->p->rules[i];
-            snprintf(err.reason, sizeof err.reason, "rule %s failed: %s", r->name,
+            snprintf(err->reason, sizeof err->reason, "rule %s failed: %s", r->name,
                      r->message != NULL ? r->message : stream_expr_text(r->check));
-            err.kind = SCHEMA_ERR_RULE;
-            return reject(t, rec, &err);
+            err->kind = SCHEMA_ERR_RULE;
+            return 0;
         }
     }
     *ok = true;
     return 0;
 }
 
-/* The record's event time, or false (dlq'd) when the field is null. */
-static int event_time(stream_task_t *t, const bus_record_t *rec, bool *ok)
+/* The record's event time into t->event_us; *ok false (err set) when the
+ * field is null. */
+static void event_time(stream_task_t *t, const bus_record_t *rec, bool *ok, schema_error_t *err)
 {
     *ok = true;
     int f = t->p->event_time_field;
     if (f < 0) {
         t->event_us = rec->timestamp_ms * 1000;
-        return 0;
+        return;
     }
     const schema_value_t *v = &t->row.values[f];
     if (v->type != SCHEMA_TIMESTAMP) {
         *ok = false;
-        char reason[160];
-        snprintf(reason, sizeof reason, "field \"%s\": event time is missing",
+        err->kind = SCHEMA_ERR_REQUIRED;
+        snprintf(err->reason, sizeof err->reason, "field \"%s\": event time is missing",
                  schema_field(t->p->schema, (size_t)f)->name);
-        return stream_task_dlq(t, rec, "required", reason);
+        return;
     }
     t->event_us = v->v.i;
+}
+
+int stream_task_check(stream_task_t *t, const bus_record_t *rec, stream_check_t *out,
+                      schema_error_t *err)
+{
+    bool ok = false;
+    *out = STREAM_CHECK_REJECTED;
+    int rc = validate(t, rec, &ok, err);
+    if (rc != 0 || !ok)
+        return rc;
+    if (t->p->filter != NULL) {
+        bool pass = false;
+        rc = stream_expr_test(t->p->filter, &t->env, &t->scratch, &pass);
+        if (rc != 0)
+            return rc;
+        if (!pass) {
+            *out = STREAM_CHECK_FILTERED;
+            return 0;
+        }
+    }
+    event_time(t, rec, &ok, err);
+    if (ok)
+        *out = STREAM_CHECK_OK;
     return 0;
 }
 
@@ -348,23 +386,19 @@ static void note_latency(stream_task_t *t, int64_t ts_ms)
 
 static int apply(stream_task_t *t, const bus_record_t *rec)
 {
-    bool ok = true;
     int rc = 0;
     if (t->p->kind != STREAM_KIND_CDC) {
-        rc = validate(t, rec, &ok);
-        if (rc != 0 || !ok)
+        stream_check_t c = STREAM_CHECK_OK;
+        schema_error_t err = {0};
+        rc = stream_task_check(t, rec, &c, &err);
+        if (rc != 0)
             return rc;
-        if (t->p->filter != NULL) {
-            bool pass = false;
-            rc = stream_expr_test(t->p->filter, &t->env, &t->scratch, &pass);
-            if (rc == 0 && !pass) {
-                t->stats->filtered++;
-                return 0;
-            }
+        if (c == STREAM_CHECK_REJECTED)
+            return stream_task_dlq(t, rec, schema_err_kind_name(err.kind), err.reason);
+        if (c == STREAM_CHECK_FILTERED) {
+            t->stats->filtered++;
+            return 0;
         }
-        rc = rc != 0 ? rc : event_time(t, rec, &ok);
-        if (rc != 0 || !ok)
-            return rc;
     }
     t->late = false;
     int64_t rejected = t->stats->invalid; /* a kind may send the record to the dlq */
@@ -386,7 +420,7 @@ static int apply(stream_task_t *t, const bus_record_t *rec)
     return 0;
 }
 
-int stream_task_record(stream_task_t *t, const bus_record_t *rec)
+void stream_task_begin(stream_task_t *t, const bus_record_t *rec)
 {
     core_buf_reset(&t->scratch);
     t->env.fields = t->row.values;
@@ -397,6 +431,11 @@ int stream_task_record(stream_task_t *t, const bus_record_t *rec)
     t->env.offset = rec->offset;
     t->env.timestamp_us = rec->timestamp_ms * 1000;
     t->event_us = rec->timestamp_ms * 1000;
+}
+
+int stream_task_record(stream_task_t *t, const bus_record_t *rec)
+{
+    stream_task_begin(t, rec);
     int rc = apply(t, rec);
     if (rc == STREAM_NEED_COMMIT)
         return rc;

@@ -5,9 +5,18 @@
  * A view's rows are keyed (key, window_start, layer, partition). Rows of
  * one (key, window) sort together, batch before speed. The query merges the
  * group's batch rows if there are any (the batch layer recomputed that
- * window from the whole log, late events included), else its speed rows,
- * one per partition that saw the key. The merged row is final when it comes
- * from the batch layer or when every speed partial is final.
+ * window from the whole log, late events included; it writes one complete
+ * row per window, partition -1), else its speed rows, one per partition
+ * that saw the key. The merged row is final when it comes from the batch
+ * layer or when every speed partial is final.
+ *
+ * Sessions differ by layer: a late event can join two speed sessions into
+ * one batch session with another start. A batch session contains every
+ * speed session whose events it recomputed and starts no later, so a speed
+ * session of the same key that starts before the end of an earlier batch
+ * session is covered by it and skipped. With a lower bound on the start,
+ * session queries also read the sessions still open at it (window_end >
+ * from) to see such batch sessions, and drop them from the output.
  *
  * The definition stored in the registry holds what a query needs to read
  * the columns back: the aggregates' names and functions, and the emit mode.
@@ -17,7 +26,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_AGGS 64
+#define MAX_AGGS        64
+#define VIEW_FIXED_COLS 7
 
 static const char *window_name(stream_window_t w)
 {
@@ -120,6 +130,34 @@ int stream_views_list(store_t *s, store_row_fn fn, void *arg)
                       0, fn, arg, NULL);
 }
 
+/* ---- Rows. */
+
+size_t stream_view_agg_col(const stream_pipeline_t *p, size_t i)
+{
+    size_t at = VIEW_FIXED_COLS;
+    for (size_t j = 0; j < i; j++) {
+        store_column_t cols[STREAM_AGG_MAX_COLS];
+        char names[STREAM_AGG_MAX_COLS][STREAM_AGG_COL_NAME];
+        at += stream_agg_columns(p->agg_kinds[j], p->agg_names[j], cols, names);
+    }
+    return at;
+}
+
+void stream_view_row_values(const stream_pipeline_t *p, const stream_winop_row_t *row,
+                            const char *layer, int32_t partition, int64_t now_us, schema_value_t *v)
+{
+    v[0] = (schema_value_t){.type = SCHEMA_STRING, .v.s = {row->key, row->klen}};
+    v[1] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = row->start};
+    v[2] = (schema_value_t){.type = SCHEMA_STRING, .v.s = {layer, strlen(layer)}};
+    v[3] = (schema_value_t){.type = SCHEMA_INT, .v.i = partition};
+    v[4] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = row->end};
+    v[5] = (schema_value_t){.type = SCHEMA_BOOL, .v.b = row->final};
+    v[6] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = now_us};
+    size_t at = VIEW_FIXED_COLS;
+    for (size_t i = 0; i < p->wcfg.naggs; i++)
+        at += stream_agg_to_values(p->agg_kinds[i], &row->states[i], v + at);
+}
+
 /* ---- Queries. */
 
 typedef struct {
@@ -131,6 +169,7 @@ typedef struct {
 typedef struct {
     bool found;
     bool final_only;
+    bool sessions; /* a session view: windows of one key differ by layer */
     view_agg_t aggs[MAX_AGGS];
     size_t naggs;
     store_column_t cols[7 + MAX_AGGS * STREAM_AGG_MAX_COLS];
@@ -155,6 +194,8 @@ static int parse_layout(view_layout_t *l, const char *json, size_t len)
         return core_error(CORE_ECORRUPT, "strata_views: definition is not a JSON object");
     l->final_only =
         core_json_find(&root, "emit", 4, &v) == 0 && core_json_string_eq(&v, "final", 5);
+    l->sessions =
+        core_json_find(&root, "window", 6, &v) == 0 && core_json_string_eq(&v, "session", 7);
     if (core_json_find(&root, "aggregates", 10, &aggs) != 0 || aggs.type != CORE_JSON_ARRAY)
         return core_error(CORE_ECORRUPT, "strata_views: definition has no aggregates");
     static const char *fixed[7] = {"key",        "window_start", "layer",     "partition",
@@ -211,6 +252,7 @@ typedef struct {
     char *key; /* the group's key (owned) */
     size_t key_len;
     int64_t start, end;
+    int64_t batch_end; /* sessions: the latest end of the key's batch rows */
     stream_agg_state_t states[MAX_AGGS];
 } merge_t;
 
@@ -219,6 +261,17 @@ static int emit_group(merge_t *m)
     if (!m->open)
         return 0;
     m->open = false;
+    if (m->l->sessions) {
+        /* The batch layer's session contains every speed session whose
+         * events it recomputed, and starts no later: a speed session that
+         * begins inside a batch session of its key is covered by it. */
+        if (m->batch)
+            m->batch_end = CORE_MAX(m->batch_end, m->end);
+        else if (m->start < m->batch_end)
+            return 0;
+        if (m->start < m->q->from_us)
+            return 0; /* read only to see the batch sessions covering the range */
+    }
     if (m->l->final_only && !m->final && !m->q->include_open)
         return 0;
     schema_value_t vals[MAX_AGGS];
@@ -254,6 +307,9 @@ static int merge_row(void *arg, const schema_value_t *v, size_t n)
         int rc = emit_group(m);
         if (rc != 0)
             return rc;
+        if (m->key == NULL || v[0].v.s.len != m->key_len ||
+            memcmp(v[0].v.s.p, m->key, m->key_len) != 0)
+            m->batch_end = INT64_MIN;
         char *k = core_realloc(CORE_MEM_STREAM, m->key, v[0].v.s.len + 1);
         if (k == NULL)
             return core_error(CORE_ENOMEM, "stream: out of memory");
@@ -300,13 +356,18 @@ int stream_view_query(store_t *s, const char *view, const stream_view_query_t *q
     if (q->key != NULL)
         f[nf++] = (store_filter_t){
             "key", STORE_EQ, {.type = SCHEMA_STRING, .v.s = {q->key, strlen(q->key)}}};
-    if (q->from_us != INT64_MIN)
+    /* Sessions: also the earlier sessions still open at `from`, which may
+     * be batch rows covering speed sessions that start in the range. */
+    if (q->from_us != INT64_MIN && l->sessions)
+        f[nf++] =
+            (store_filter_t){"window_end", STORE_GT, {.type = SCHEMA_TIMESTAMP, .v.i = q->from_us}};
+    else if (q->from_us != INT64_MIN)
         f[nf++] = (store_filter_t){
             "window_start", STORE_GE, {.type = SCHEMA_TIMESTAMP, .v.i = q->from_us}};
     if (q->to_us != INT64_MAX)
         f[nf++] =
             (store_filter_t){"window_start", STORE_LT, {.type = SCHEMA_TIMESTAMP, .v.i = q->to_us}};
-    merge_t m = {.l = l, .q = q, .fn = fn, .arg = arg};
+    merge_t m = {.l = l, .q = q, .fn = fn, .arg = arg, .batch_end = INT64_MIN};
     if (rc == 0)
         rc = store_select(s, t, f, nf, 0, 0, merge_row, &m);
     if (rc == 0)

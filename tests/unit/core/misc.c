@@ -367,6 +367,42 @@ static void test_murmur2_kafka_vectors(void **state)
         assert_int_equal((int32_t)core_murmur2(cases[i].key, strlen(cases[i].key)), cases[i].hash);
 }
 
+/* ---- sha256: FIPS 180-4 example vectors, and chunking that crosses block
+ * boundaries gives the one-shot digest. */
+static void sha256_of(const void *p, size_t n, char hex[65])
+{
+    core_sha256_t c;
+    uint8_t d[32];
+    core_sha256_init(&c);
+    core_sha256_update(&c, p, n);
+    core_sha256_final(&c, d);
+    core_sha256_hex(d, hex);
+}
+
+static void test_sha256_vectors(void **state)
+{
+    (void)state;
+    char hex[65];
+    sha256_of("", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha256_of("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha256_of(two, strlen(two), hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+
+    static char million[1000000];
+    memset(million, 'a', sizeof million);
+    core_sha256_t c;
+    uint8_t d[32];
+    core_sha256_init(&c);
+    for (size_t off = 0, step = 1; off < sizeof million; off += step, step = step % 97 + 1)
+        core_sha256_update(&c, million + off, CORE_MIN(step, sizeof million - off));
+    core_sha256_final(&c, d);
+    core_sha256_hex(d, hex);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_pwrite_enospc),
         cmocka_unit_test(test_fsync_dir),
         cmocka_unit_test(test_murmur2_kafka_vectors),
+        cmocka_unit_test(test_sha256_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

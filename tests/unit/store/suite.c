@@ -243,7 +243,9 @@ static void test_migrate_concurrently(void **state)
         pthread_join(th[i], NULL);
         assert_int_equal(rc[i], 0);
     }
-    assert_int_equal(query_int("SELECT COUNT(*) FROM \"strata_migrations\"", NULL, 0), 1);
+    /* Each step applied once, however many threads raced. */
+    assert_int_equal(query_int("SELECT COUNT(*) FROM \"strata_migrations\"", NULL, 0),
+                     query_int("SELECT MAX(\"version\") FROM \"strata_migrations\"", NULL, 0));
 }
 
 static void test_migrate_twice(void **state)
@@ -251,8 +253,10 @@ static void test_migrate_twice(void **state)
     (void)state;
     assert_int_equal(store_migrate(S), 0);
     assert_int_equal(store_migrate(S), 0);
-    assert_int_equal(query_int("SELECT COUNT(*) FROM \"strata_migrations\"", NULL, 0), 1);
-    assert_int_equal(query_int("SELECT MAX(\"version\") FROM \"strata_migrations\"", NULL, 0), 1);
+    int64_t steps = query_int("SELECT COUNT(*) FROM \"strata_migrations\"", NULL, 0);
+    assert_true(steps >= 2);
+    assert_int_equal(query_int("SELECT MAX(\"version\") FROM \"strata_migrations\"", NULL, 0),
+                     steps);
     static const char *const tables[] = {"strata_offsets", "strata_state", "strata_views", "dlq",
                                          "anomalies",      "jobs",         "job_runs"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)

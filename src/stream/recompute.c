@@ -1,0 +1,351 @@
+/*
+ * The batch layer's recompute of an aggregate pipeline (contract in
+ * stream.h): the pipeline's own code over a closed range of the log, late
+ * events included, written as complete 'batch' rows.
+ *
+ *   ranges    every partition's [offset_for_time(read_from), end at start)
+ *   read      partition after partition, through one detached task:
+ *             stream_task_begin + stream_task_check (decode, validate,
+ *             filter, event time: task.c) -> counted, never dlq'd when
+ *             rejected; events with no window in the range -> `outside`;
+ *             the rest -> the kind's process() (kind_aggregate.c: key,
+ *             aggregate inputs, stream_winop_add)
+ *   close     stream_winop_advance(INT64_MAX): the operator is in batch
+ *             mode, so nothing was late and every window closes now
+ *   write     windows within [from, to) as rows (layer 'batch', partition
+ *             -1, final), chunk_rows per transaction
+ *   sweep     batch rows of the range with another updated_at than this
+ *             run's were not rewritten: stale, deleted in chunks
+ *
+ * Invariants: one operator for all partitions, so a row is the whole
+ * window and needs no merge with other batch rows; the compiled pipeline is
+ * only read (a runtime may run it on another thread meanwhile: the view's
+ * table handle here is this store's, never p->out); rows are absolute
+ * values, so any prefix of committed chunks is correct and a rerun rewrites
+ * the same values.
+ *
+ * Threading: the calling thread; the stop flag is read atomically.
+ */
+#include "stream/stream_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define POLL_MAX      1024
+#define POLL_WAIT_MS  100
+#define CHUNK_DEFAULT 10000
+#define MAX_VALUES    (7 + STREAM_WIN_MAX_AGGS * STREAM_AGG_MAX_COLS)
+#define CHUNK_FULL    1 /* a callback's "commit, then call again" */
+
+typedef struct {
+    stream_pipeline_t *p;
+    bus_t *bus;
+    store_t *store;
+    const stream_recompute_opts_t *o;
+    stream_recompute_stats_t *st;
+    size_t chunk;
+    int64_t stamp; /* updated_at of every row this run writes */
+    store_table_t *view;
+    store_batch_t *batch;
+    size_t pending; /* row operations in the batch */
+    stream_stats_t tstats;
+    stream_task_t *t;   /* detached */
+    stream_winop_t *op; /* batch mode, every partition */
+    size_t cap;         /* open-window cap */
+    size_t hops;        /* windows one event may open */
+    int32_t nparts;
+    int64_t *from, *to; /* offsets per partition */
+    bus_record_t recs[POLL_MAX];
+} recompute_t;
+
+static bool stopping(const recompute_t *r)
+{
+    return r->o->stop != NULL && __atomic_load_n(r->o->stop, __ATOMIC_RELAXED) != 0;
+}
+
+static int stopped(const recompute_t *r)
+{
+    return core_error(CORE_ECLOSED, "recompute of %s: stopped", r->p->name);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Whether an event at ts belongs to a window within [from, to): tumbling
+ * and hopping windows are [s, s + size) with s a multiple of slide and
+ * s <= ts < s + size. Any event before `to` may belong to a session within
+ * the range (an earlier one can extend it back). */
+static bool in_range(const recompute_t *r, int64_t ts)
+{
+    const stream_winop_config_t *w = &r->p->wcfg;
+    int64_t from = r->o->from_us, to = r->o->to_us;
+    if (ts < -STREAM_WIN_TS_LIMIT || ts > STREAM_WIN_TS_LIMIT || ts >= to)
+        return false;
+    if (w->kind == STREAM_WIN_SESSION)
+        return true;
+    if (ts < from)
+        return false;
+    int64_t lo = CORE_MAX(from, ts - w->size_us + 1); /* earliest start wanted */
+    int64_t s = -floor_div(-lo, w->slide_us) * w->slide_us;
+    return s <= ts && s <= to - w->size_us;
+}
+
+/* One record, as a task reads it, without the dlq. */
+static int feed(recompute_t *r, const bus_record_t *rec)
+{
+    stream_task_t *t = r->t;
+    stream_check_t c = STREAM_CHECK_OK;
+    schema_error_t err = {0};
+    r->st->records++;
+    stream_task_begin(t, rec);
+    int rc = stream_task_check(t, rec, &c, &err);
+    if (rc == CORE_ETOOBIG)
+        c = STREAM_CHECK_REJECTED; /* the speed layer's "too_big" */
+    else if (rc != 0)
+        return rc;
+    if (c != STREAM_CHECK_OK) {
+        r->st->invalid += c == STREAM_CHECK_REJECTED;
+        r->st->filtered += c == STREAM_CHECK_FILTERED;
+        return 0;
+    }
+    if (!in_range(r, t->event_us)) {
+        r->st->valid++;
+        r->st->outside++;
+        return 0;
+    }
+    t->late = false;
+    rc = r->p->ops->process(t, rec);
+    /* Over a cap: an expression's or the key's (the speed layer sent the
+     * record to the dlq), unless the operator is near its window cap. */
+    if (rc == CORE_ETOOBIG && stream_winop_open(r->op) + r->hops <= r->cap) {
+        r->st->invalid++;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (t->late)
+        return core_error(CORE_EFAILED,
+                          "recompute of %s: partition %d offset %lld was late in "
+                          "batch mode",
+                          r->p->name, (int)t->partition, (long long)rec->offset);
+    r->st->valid++;
+    return 0;
+}
+
+static int read_partition(recompute_t *r, int32_t part)
+{
+    int64_t to = r->to[part];
+    if (r->from[part] >= to)
+        return 0;
+    bus_reader_t *rd = NULL;
+    int rc = bus_reader_open(r->bus, r->p->topic, part, r->from[part], &rd);
+    r->t->partition = part;
+    while (rc == 0) {
+        int64_t pos = bus_reader_position(rd);
+        if (pos >= to)
+            break;
+        if (stopping(r)) {
+            rc = stopped(r);
+            break;
+        }
+        size_t n = 0;
+        size_t max = (size_t)CORE_MIN(to - pos, (int64_t)POLL_MAX);
+        rc = bus_reader_poll(rd, r->recs, max, &n, POLL_WAIT_MS);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (r->recs[i].offset < to)
+                rc = feed(r, &r->recs[i]);
+    }
+    bus_reader_close(rd);
+    if (rc != 0 && rc != CORE_ECLOSED && rc != CORE_ETOOBIG) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", core_error_detail());
+        core_error(rc, "recompute of %s: topic %s partition %d: %s", r->p->name, r->p->topic,
+                   (int)part, detail);
+    }
+    return rc;
+}
+
+/* Every partition's offsets, all taken before anything is read. */
+static int find_ranges(recompute_t *r)
+{
+    int rc = bus_partitions(r->bus, r->p->topic, &r->nparts);
+    if (rc != 0)
+        return rc;
+    r->from = core_calloc(CORE_MEM_STREAM, (size_t)r->nparts + 1, sizeof *r->from);
+    r->to = core_calloc(CORE_MEM_STREAM, (size_t)r->nparts + 1, sizeof *r->to);
+    if (r->from == NULL || r->to == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    for (int32_t i = 0; i < r->nparts && rc == 0; i++) {
+        int64_t start = 0;
+        rc = bus_offsets(r->bus, r->p->topic, i, &start, &r->to[i]);
+        if (rc == 0)
+            rc = bus_offset_for_time(r->bus, r->p->topic, i, r->o->read_from_ms, &r->from[i]);
+        r->from[i] = CORE_MIN(CORE_MAX(r->from[i], start), r->to[i]);
+    }
+    for (int32_t i = 0; i < r->nparts && rc == 0; i++)
+        if (r->o->range_fn != NULL)
+            rc = r->o->range_fn(r->o->arg, i, r->from[i], r->to[i]);
+    return rc;
+}
+
+static int commit_chunk(recompute_t *r)
+{
+    if (r->pending == 0)
+        return 0;
+    int rc = store_commit(r->store, r->batch);
+    if (rc != 0)
+        return rc;
+    r->pending = 0;
+    r->st->commits++;
+    return 0;
+}
+
+static int write_row(void *arg, const stream_winop_row_t *row)
+{
+    recompute_t *r = arg;
+    if (row->removed)
+        return 0; /* merged away inside this run: never stored by it */
+    if (r->pending >= r->chunk)
+        return CHUNK_FULL; /* this row stays changed for the next drain */
+    r->st->windows++;
+    if (row->start < r->o->from_us || row->end > r->o->to_us)
+        return 0; /* crosses a bound of the range */
+    schema_value_t v[MAX_VALUES];
+    stream_view_row_values(r->p, row, "batch", -1, r->stamp, v);
+    int rc = store_batch_upsert(r->batch, r->view, v);
+    if (rc != 0)
+        return rc;
+    r->pending++;
+    r->st->rows++;
+    return 0;
+}
+
+static int write_rows(recompute_t *r)
+{
+    stream_winop_advance(r->op, INT64_MAX);
+    for (;;) {
+        if (stopping(r))
+            return stopped(r);
+        int drc = stream_winop_drain(r->op, write_row, r);
+        if (drc != 0 && drc != CHUNK_FULL)
+            return drc;
+        int rc = commit_chunk(r);
+        if (rc != 0 || drc == 0)
+            return rc;
+    }
+}
+
+/* A batch row of the range that this run did not write: delete it. */
+static int stale_row(void *arg, const schema_value_t *v, size_t n)
+{
+    recompute_t *r = arg;
+    if (n < 5 || v[4].type != SCHEMA_TIMESTAMP)
+        return core_error(CORE_ECORRUPT, "view %s: a stored row has unexpected columns",
+                          r->p->out_name);
+    if (v[4].v.i > r->o->to_us)
+        return 0; /* not within the range: not this run's */
+    if (r->pending >= r->chunk)
+        return CHUNK_FULL;
+    int rc = store_batch_delete(r->batch, r->view, v);
+    if (rc == 0) {
+        r->pending++;
+        r->st->deleted++;
+    }
+    return rc;
+}
+
+static int sweep(recompute_t *r, store_op_t older_or_newer)
+{
+    store_filter_t f[5] = {
+        {"layer", STORE_EQ, {.type = SCHEMA_STRING, .v.s = {"batch", 5}}},
+        {"partition", STORE_EQ, {.type = SCHEMA_INT, .v.i = -1}},
+        {"window_start", STORE_GE, {.type = SCHEMA_TIMESTAMP, .v.i = r->o->from_us}},
+        {"window_start", STORE_LT, {.type = SCHEMA_TIMESTAMP, .v.i = r->o->to_us}},
+        {"updated_at", older_or_newer, {.type = SCHEMA_TIMESTAMP, .v.i = r->stamp}},
+    };
+    for (;;) {
+        if (stopping(r))
+            return stopped(r);
+        int src = store_select(r->store, r->view, f, 5, 0, 0, stale_row, r);
+        if (src != 0 && src != CHUNK_FULL)
+            return src;
+        int rc = commit_chunk(r);
+        if (rc != 0 || src == 0)
+            return rc;
+    }
+}
+
+static int setup(recompute_t *r)
+{
+    stream_winop_config_t cfg = r->p->wcfg;
+    cfg.batch_mode = true;
+    r->cap = cfg.max_windows != 0 ? cfg.max_windows : 1000000;
+    r->hops = cfg.kind == STREAM_WIN_HOPPING ? (size_t)(cfg.size_us / cfg.slide_us) : 1;
+    int rc = stream_task_create_detached(r->p, &r->tstats, &r->t);
+    if (rc == 0)
+        rc = stream_winop_create(&cfg, &r->op);
+    if (rc == 0)
+        r->t->winop = r->op;
+    if (rc == 0)
+        rc = store_batch_create(&r->batch);
+    if (rc == 0)
+        rc = stream_pipeline_prepare(r->p, r->store);
+    if (rc == 0)
+        rc = store_table_open(r->store, &r->p->out_def, &r->view);
+    return rc;
+}
+
+static int check_args(const stream_pipeline_t *p, const stream_recompute_opts_t *o)
+{
+    if (p->kind != STREAM_KIND_AGGREGATE)
+        return core_error(CORE_EINVAL, "recompute: pipeline %s is not an aggregate pipeline",
+                          p->name);
+    if (o->from_us >= o->to_us)
+        return core_error(CORE_EINVAL, "recompute of %s: the range [%lld, %lld) is empty", p->name,
+                          (long long)o->from_us, (long long)o->to_us);
+    return 0;
+}
+
+int stream_recompute(stream_pipeline_t *p, bus_t *bus, store_t *store,
+                     const stream_recompute_opts_t *opts, stream_recompute_stats_t *out)
+{
+    stream_recompute_stats_t st = {0};
+    int rc = check_args(p, opts);
+    recompute_t *r = rc == 0 ? core_calloc(CORE_MEM_STREAM, 1, sizeof *r) : NULL;
+    if (rc == 0 && r == NULL)
+        rc = core_error(CORE_ENOMEM, "stream: out of memory");
+    if (rc == 0) {
+        r->p = p;
+        r->bus = bus;
+        r->store = store;
+        r->o = opts;
+        r->st = &st;
+        r->chunk = opts->chunk_rows != 0 ? opts->chunk_rows : CHUNK_DEFAULT;
+        r->stamp = core_wall_us();
+        rc = setup(r);
+    }
+    if (rc == 0)
+        rc = find_ranges(r);
+    for (int32_t i = 0; rc == 0 && i < r->nparts; i++)
+        rc = read_partition(r, i);
+    if (rc == 0)
+        rc = write_rows(r);
+    if (rc == 0)
+        rc = sweep(r, STORE_LT);
+    if (rc == 0)
+        rc = sweep(r, STORE_GT);
+    if (r != NULL) {
+        store_batch_destroy(r->batch);
+        stream_task_destroy(r->t);
+        stream_winop_destroy(r->op);
+        core_free(r->from);
+        core_free(r->to);
+        core_free(r);
+    }
+    if (out != NULL)
+        *out = st;
+    return rc;
+}

@@ -1,0 +1,6 @@
+# ---- batch: the job runner (run.c, runner.c) with sql jobs on SQLite.
+strata_unit_test(batch runner strata_batch)
+
+# kill -9 of `strata up` while a job runs: failed, retried, exactly once.
+add_test(NAME integration/batch/jobs_crash
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/batch/jobs_crash.sh $<TARGET_FILE:strata>)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The scheduler under kill -9: a triggered run of a slow SQL job is running
+# when `strata up` is killed. At the next start the run is marked failed
+# (retrying, error "interrupted") and retried: it completes at attempt 2,
+# its output is there exactly once (the killed attempt's transaction never
+# committed), and the runs of the job never overlapped.
+#
+# usage: jobs_crash.sh STRATA
+set -euo pipefail
+strata=$1
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export JOBS_DATA=$work/data JOBS_STORE=sqlite:$work/data/strata.db JOBS_COUNT=6000000
+cfg=$here/jobs.yaml
+q() { /usr/bin/python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone(); print("" if r is None else r[0])' "$work/data/strata.db" "$1"; }
+fail=0
+expect() { if [ "$2" != "$3" ]; then echo "FAIL: $1: got '$2', want '$3'"; fail=1; else echo "ok: $1 = $2"; fi; }
+wait_for() { # SQL WANT: polls up to 60 s
+  for _ in $(seq 600); do [ "$(q "$1")" = "$2" ] && return 0; sleep 0.1; done
+  echo "FAIL: timed out waiting for [$1] = $2 (have '$(q "$1")')"; exit 1
+}
+
+mkdir -p "$JOBS_DATA"
+"$strata" up -c "$cfg" >"$work/up1.log" 2>&1 &
+pid=$!
+wait_for "select count(*) from sqlite_master where name = 'job_runs'" 1
+"$strata" jobs trigger slow -c "$cfg" --param from=2026-11-20 --param to=2026-11-21
+wait_for "select state from job_runs" running
+sleep 0.3
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=
+expect "state after kill -9" "$(q 'select state from job_runs')" running
+expect "output after kill -9" "$(q "select count(*) from sqlite_master where name = 'done'")" 0
+
+"$strata" up -c "$cfg" >"$work/up2.log" 2>&1 &
+pid=$!
+wait_for "select state from job_runs" completed
+expect "attempt" "$(q 'select attempt from job_runs')" 2
+expect "runs" "$(q 'select count(*) from job_runs')" 1
+expect "output rows" "$(q 'select count(*) from done')" 1
+expect "output" "$(q 'select n || "@" || ds from done')" "$JOBS_COUNT@2026-11-20"
+grep -q 'interrupted run' "$work/up2.log" || { echo "FAIL: no recovery logged"; cat "$work/up2.log"; fail=1; }
+
+# Two triggers at once: both complete, one after the other.
+"$strata" jobs trigger slow -c "$cfg" --param from=2026-11-21 --param to=2026-11-22 >/dev/null
+"$strata" jobs trigger slow -c "$cfg" --param from=2026-11-22 --param to=2026-11-23 >/dev/null
+wait_for "select count(*) from job_runs where state = 'completed'" 3
+expect "overlapping runs" "$(q 'select count(*) from job_runs a join job_runs b on a.id < b.id where a.started_at < b.finished_at and b.started_at < a.finished_at')" 0
+expect "jobs table" "$(q "select kind from jobs where name = 'slow'")" sql
+"$strata" jobs runs slow -c "$cfg" | grep -q completed || { echo "FAIL: jobs runs"; fail=1; }
+"$strata" jobs show 1 -c "$cfg" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["state"]=="completed" and r["attempt"]==2 and r["lineage"]["outputs"][1]["rows"]==1, r' || { echo "FAIL: jobs show"; fail=1; }
+kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=
+exit $fail

@@ -1,0 +1,413 @@
+/*
+ * Unit tests of the job runner on a SQLite store, with sql jobs (the
+ * simplest kind) so that the tests exercise tracking, not the kinds:
+ * run_now's states and lineage, templates, a failing run and its retries
+ * with backoff under the scheduler, `after` ordering, the claim that keeps
+ * two runs of a job apart, recovery of a run a crash left running, and
+ * catch-up of missed fire times.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "batch/batch.h"
+#include "core/core.h"
+#include "store/store.h"
+
+typedef struct {
+    char dir[256];
+    char url[300];
+    store_t *s;
+} fx_t;
+
+static void fx_open(fx_t *f)
+{
+    snprintf(f->dir, sizeof f->dir, "%s/strata-runner-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->url, sizeof f->url, "sqlite:%s/store.db", f->dir);
+    assert_int_equal(store_open(f->url, &f->s), 0);
+    assert_int_equal(store_migrate(f->s), 0);
+}
+
+static void fx_close(fx_t *f)
+{
+    store_close(f->s);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int one_int(void *arg, const schema_value_t *v, size_t n)
+{
+    if (n >= 1 && v[0].type == SCHEMA_INT)
+        *(int64_t *)arg = v[0].v.i;
+    return 0;
+}
+
+static int64_t q_int(fx_t *f, const char *sql)
+{
+    int64_t x = -1;
+    assert_int_equal(store_exec(f->s, sql, NULL, 0, one_int, &x, NULL), 0);
+    return x;
+}
+
+static int one_text(void *arg, const schema_value_t *v, size_t n)
+{
+    if (n >= 1 && v[0].type == SCHEMA_STRING)
+        snprintf(arg, 512, "%.*s", (int)v[0].v.s.len, v[0].v.s.p);
+    return 0;
+}
+
+static void q_text(fx_t *f, const char *sql, char out[512])
+{
+    out[0] = '\0';
+    assert_int_equal(store_exec(f->s, sql, NULL, 0, one_text, out, NULL), 0);
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits (up to 20 s) until the query's integer equals want. */
+static bool wait_int(fx_t *f, const char *sql, int64_t want)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (q_int(f, sql) == want)
+            return true;
+        nap_ms(10);
+    }
+    return false;
+}
+
+static batch_job_def_t sql_job(const char *name, const char *const *sql, size_t n)
+{
+    return (batch_job_def_t){
+        .name = name,
+        .kind = BATCH_KIND_SQL,
+        .max_attempts = 1,
+        .sql = sql,
+        .nsql = n,
+    };
+}
+
+static batch_runner_t *runner(fx_t *f, const batch_job_def_t *jobs, size_t n)
+{
+    batch_env_t env = {.store_url = f->url};
+    batch_runner_t *r = NULL;
+    assert_int_equal(batch_runner_create(&env, jobs, n, &r), 0);
+    return r;
+}
+
+/* run_now: completed, with counts, lineage, the interval from params and
+ * templates expanded in it. */
+static void test_run_now_tracks_the_run(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    static const char *const sql[] = {
+        "CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, start_us BIGINT)",
+        "INSERT INTO daily VALUES ('{{ds}}', {{interval_start_us}}), ('{{next_ds}}', "
+        "{{interval_end_us}}) ON CONFLICT (day) DO UPDATE SET start_us = excluded.start_us",
+    };
+    batch_job_def_t j = sql_job("daily", sql, 2);
+    batch_runner_t *r = runner(&f, &j, 1);
+    batch_param_t p[] = {{"from", "2026-02-28T00:00:00Z"}, {"to", "2026-03-01T00:00:00Z"}};
+    int64_t id = 0;
+    assert_int_equal(batch_run_now(r, "daily", p, 2, &id), 0);
+    assert_true(id > 0);
+    char text[512];
+    q_text(&f, "SELECT state FROM job_runs", text);
+    assert_string_equal(text, "completed");
+    assert_int_equal(q_int(&f, "SELECT rows_out FROM job_runs"), 2);
+    assert_int_equal(q_int(&f, "SELECT logical_date FROM job_runs"), 1772236800000000LL);
+    assert_int_equal(q_int(&f, "SELECT interval_end FROM job_runs"), 1772323200000000LL);
+    assert_int_equal(q_int(&f, "SELECT start_us FROM daily WHERE day = '2026-02-28'"),
+                     1772236800000000LL);
+    assert_int_equal(q_int(&f, "SELECT COUNT(*) FROM daily WHERE day = '2026-03-01'"), 1);
+    q_text(&f, "SELECT lineage FROM job_runs", text);
+    assert_non_null(strstr(text, "\"outputs\":[{\"kind\":\"sql\",\"name\":\"statement 1\""));
+    assert_true(q_int(&f, "SELECT duration_ms FROM job_runs") >= 0);
+    assert_true(q_int(&f, "SELECT finished_at - started_at FROM job_runs") >= 0);
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+/* A failing run_now: failed, error recorded, the transaction rolled back. */
+static void test_run_now_failure_rolls_back(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    assert_int_equal(store_exec(f.s, "CREATE TABLE t (x INTEGER)", NULL, 0, NULL, NULL, NULL), 0);
+    static const char *const sql[] = {"INSERT INTO t VALUES (1)", "INSERT INTO missing VALUES (2)"};
+    batch_job_def_t j = sql_job("bad", sql, 2);
+    batch_runner_t *r = runner(&f, &j, 1);
+    int64_t id = 0;
+    assert_int_not_equal(batch_run_now(r, "bad", NULL, 0, &id), 0);
+    char text[512];
+    q_text(&f, "SELECT state FROM job_runs", text);
+    assert_string_equal(text, "failed");
+    q_text(&f, "SELECT error FROM job_runs", text);
+    assert_non_null(strstr(text, "statement 2"));
+    assert_int_equal(q_int(&f, "SELECT COUNT(*) FROM t"), 0);
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+/* Unknown templates and parameter values that could inject SQL fail. */
+static void test_templates_refuse_bad_input(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    static const char *const sql1[] = {"SELECT '{{nope}}'"};
+    static const char *const sql2[] = {"SELECT '{{params.who}}'"};
+    batch_job_def_t jobs[] = {sql_job("a", sql1, 1), sql_job("b", sql2, 1)};
+    batch_runner_t *r = runner(&f, jobs, 2);
+    assert_int_equal(batch_run_now(r, "a", NULL, 0, NULL), CORE_EINVAL);
+    batch_param_t p[] = {{"who", "x'; DROP TABLE job_runs; --"}};
+    assert_int_equal(batch_run_now(r, "b", p, 1, NULL), CORE_EINVAL);
+    batch_param_t ok[] = {{"who", "alice 2"}};
+    assert_int_equal(batch_run_now(r, "b", ok, 1, NULL), 0);
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+/* Under the scheduler, a failing triggered run goes to retrying, waits its
+ * backoff, and completes once its cause is fixed; attempt counts up. */
+static void test_retry_with_backoff(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    static const char *const sql[] = {"INSERT INTO later VALUES (1)"};
+    batch_job_def_t j = sql_job("retry", sql, 1);
+    j.max_attempts = 5;
+    j.retry_backoff_ms = 200;
+    batch_runner_t *r = runner(&f, &j, 1);
+    int64_t id;
+    assert_int_equal(batch_runner_trigger(r, "retry", NULL, 0, &id), 0);
+    assert_int_equal(batch_runner_start(r), 0);
+    assert_true(wait_int(&f, "SELECT COUNT(*) FROM job_runs WHERE state = 'retrying'", 1));
+    int64_t failed_at = q_int(&f, "SELECT finished_at FROM job_runs");
+    assert_int_equal(store_exec(f.s, "CREATE TABLE later (x INTEGER)", NULL, 0, NULL, NULL, NULL),
+                     0);
+    assert_true(wait_int(&f, "SELECT COUNT(*) FROM job_runs WHERE state = 'completed'", 1));
+    int64_t attempt = q_int(&f, "SELECT attempt FROM job_runs");
+    assert_true(attempt >= 2);
+    /* Retried no sooner than the backoff after the failure (backoff doubles
+     * per attempt: the last start is at least 200 ms after the first
+     * failure). */
+    assert_true(q_int(&f, "SELECT started_at FROM job_runs") - failed_at >= 200 * 1000);
+    assert_int_equal(q_int(&f, "SELECT COUNT(*) FROM later"), 1);
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+/* The last attempt failing leaves the run failed. */
+static void test_attempts_run_out(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    static const char *const sql[] = {"INSERT INTO never VALUES (1)"};
+    batch_job_def_t j = sql_job("doomed", sql, 1);
+    j.max_attempts = 3;
+    j.retry_backoff_ms = 10;
+    batch_runner_t *r = runner(&f, &j, 1);
+    assert_int_equal(batch_runner_trigger(r, "doomed", NULL, 0, NULL), 0);
+    assert_int_equal(batch_runner_start(r), 0);
+    assert_true(wait_int(&f, "SELECT COUNT(*) FROM job_runs WHERE state = 'failed'", 1));
+    assert_int_equal(q_int(&f, "SELECT attempt FROM job_runs"), 3);
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+/* `after`: b waits for a's run of the same logical date although b was
+ * queued first; b fails when a fails. */
+static void test_after_orders_runs(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    assert_int_equal(store_exec(f.s,
+                                "CREATE TABLE seq (n INTEGER PRIMARY KEY AUTOINCREMENT, "
+                                "who TEXT)",
+                                NULL, 0, NULL, NULL, NULL),
+                     0);
+    static const char *const sa[] = {"INSERT INTO seq (who) VALUES ('a')"};
+    static const char *const sb[] = {"INSERT INTO seq (who) VALUES ('b')"};
+    static const char *const after_a[] = {"a"};
+    batch_job_def_t jobs[] = {sql_job("a", sa, 1), sql_job("b", sb, 1)};
+    jobs[1].after = after_a;
+    jobs[1].nafter = 1;
+    batch_runner_t *r = runner(&f, jobs, 2);
+    batch_param_t p[] = {{"from", "2026-11-01"}, {"to", "2026-11-02"}};
+    assert_int_equal(batch_runner_trigger(r, "b", p, 2, NULL), 0);
+    assert_int_equal(batch_runner_trigger(r, "a", p, 2, NULL), 0);
+    assert_int_equal(batch_runner_start(r), 0);
+    assert_true(wait_int(&f, "SELECT COUNT(*) FROM job_runs WHERE state = 'completed'", 2));
+    char text[512];
+    q_text(&f, "SELECT group_concat(who, '') FROM (SELECT who FROM seq ORDER BY n)", text);
+    assert_string_equal(text, "ab");
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+static void test_after_cycle_refused(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    static const char *const s[] = {"SELECT 1"};
+    static const char *const ab[] = {"b"}, *const ba[] = {"a"};
+    batch_job_def_t jobs[] = {sql_job("a", s, 1), sql_job("b", s, 1)};
+    jobs[0].after = ab;
+    jobs[0].nafter = 1;
+    jobs[1].after = ba;
+    jobs[1].nafter = 1;
+    batch_env_t env = {.store_url = f.url};
+    batch_runner_t *r = NULL;
+    assert_int_equal(batch_runner_create(&env, jobs, 2, &r), CORE_EINVAL);
+    assert_non_null(strstr(core_error_detail(), "cycle"));
+    fx_close(&f);
+}
+
+/* A second claim while a run of the job is running is refused. */
+static void test_one_running_run_per_job(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    static const char *const s[] = {"SELECT 1"};
+    batch_job_def_t j = sql_job("solo", s, 1);
+    batch_runner_t *r = runner(&f, &j, 1);
+    /* Running in a live process (this one): the job is busy. */
+    char host[256] = "", sql[600];
+    assert_int_equal(gethostname(host, sizeof host - 1), 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO job_runs (job, state, attempt, owner) VALUES ('solo', 'running', 1, "
+             "'%s:%ld')",
+             host, (long)getpid());
+    assert_int_equal(store_exec(f.s, sql, NULL, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(batch_run_now(r, "solo", NULL, 0, NULL), CORE_EEXIST);
+    /* The index refuses a second running row outright. */
+    assert_int_not_equal(store_exec(f.s,
+                                    "INSERT INTO job_runs (job, state, attempt) VALUES "
+                                    "('solo', 'running', 1)",
+                                    NULL, 0, NULL, NULL, NULL),
+                         0);
+    /* Owned by a process of this host that is gone: recovered, then run. */
+    snprintf(sql, sizeof sql, "UPDATE job_runs SET owner = '%s:999999999' WHERE state = 'running'",
+             host);
+    assert_int_equal(store_exec(f.s, sql, NULL, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(batch_run_now(r, "solo", NULL, 0, NULL), 0);
+    assert_int_equal(q_int(&f, "SELECT COUNT(*) FROM job_runs WHERE state = 'failed' AND error "
+                               "LIKE 'interrupted%'"),
+                     1);
+    /* Owned by another host: left alone, the job stays busy. */
+    assert_int_equal(store_exec(f.s,
+                                "INSERT INTO job_runs (job, state, attempt, owner) VALUES "
+                                "('solo', 'running', 1, 'elsewhere.example:1')",
+                                NULL, 0, NULL, NULL, NULL),
+                     0);
+    assert_int_equal(batch_run_now(r, "solo", NULL, 0, NULL), CORE_EEXIST);
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+/* A run a crash left running is retried at start; at its last attempt it
+ * is failed instead. */
+static void test_interrupted_run_recovered(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    static const char *const s[] = {"SELECT 1"};
+    batch_job_def_t jobs[] = {sql_job("again", s, 1), sql_job("last", s, 1)};
+    jobs[0].max_attempts = 2;
+    assert_int_equal(store_exec(f.s,
+                                "INSERT INTO job_runs (job, state, attempt, logical_date, "
+                                "interval_end, params) VALUES ('again', 'running', 1, 0, 1, "
+                                "'{}'), ('last', 'running', 1, 0, 1, '{}')",
+                                NULL, 0, NULL, NULL, NULL),
+                     0);
+    batch_runner_t *r = runner(&f, jobs, 2);
+    assert_int_equal(batch_runner_start(r), 0);
+    assert_true(wait_int(&f,
+                         "SELECT COUNT(*) FROM job_runs WHERE job = 'again' AND state = "
+                         "'completed' AND attempt = 2",
+                         1));
+    char text[512];
+    q_text(&f, "SELECT state || ':' || error FROM job_runs WHERE job = 'last'", text);
+    assert_non_null(strstr(text, "failed:interrupted"));
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+/* catchup: all queues every missed fire time since the last run. */
+static void test_catchup_all_and_last(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    static const char *const s[] = {"SELECT 1"};
+    batch_job_def_t jobs[] = {sql_job("every", s, 1), sql_job("latest", s, 1)};
+    jobs[0].schedule = jobs[1].schedule = "@daily";
+    jobs[0].catchup = BATCH_CATCHUP_ALL;
+    jobs[1].catchup = BATCH_CATCHUP_LAST;
+    int64_t day_us = 86400LL * 1000000;
+    int64_t today = core_wall_us() / day_us * day_us;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO job_runs (job, state, attempt, logical_date, interval_end, params) "
+             "VALUES ('every', 'completed', 1, %lld, %lld, '{}'), ('latest', 'completed', 1, "
+             "%lld, %lld, '{}')",
+             (long long)(today - 4 * day_us), (long long)(today - 3 * day_us),
+             (long long)(today - 4 * day_us), (long long)(today - 3 * day_us));
+    assert_int_equal(store_exec(f.s, sql, NULL, 0, NULL, NULL, NULL), 0);
+    batch_runner_t *r = runner(&f, jobs, 2);
+    assert_int_equal(batch_runner_start(r), 0);
+    /* Missed: the fires at today-2d, today-1d and today. */
+    assert_true(wait_int(&f,
+                         "SELECT COUNT(*) FROM job_runs WHERE job = 'every' AND state = "
+                         "'completed'",
+                         4));
+    assert_true(wait_int(&f,
+                         "SELECT COUNT(*) FROM job_runs WHERE job = 'latest' AND state = "
+                         "'completed'",
+                         2));
+    snprintf(sql, sizeof sql, "SELECT MAX(interval_end) FROM job_runs WHERE job = 'latest'");
+    assert_int_equal(q_int(&f, sql), today);
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_now_tracks_the_run),
+        cmocka_unit_test(test_run_now_failure_rolls_back),
+        cmocka_unit_test(test_templates_refuse_bad_input),
+        cmocka_unit_test(test_retry_with_backoff),
+        cmocka_unit_test(test_attempts_run_out),
+        cmocka_unit_test(test_after_orders_runs),
+        cmocka_unit_test(test_after_cycle_refused),
+        cmocka_unit_test(test_one_running_run_per_job),
+        cmocka_unit_test(test_interrupted_run_recovered),
+        cmocka_unit_test(test_catchup_all_and_last),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
