@@ -97,6 +97,7 @@ typedef enum {
     APP_JOB_RETENTION
 } app_job_kind_t;
 typedef enum { APP_CATCHUP_NONE, APP_CATCHUP_LAST, APP_CATCHUP_ALL } app_catchup_t;
+typedef enum { APP_EXPORT_CSV, APP_EXPORT_PARQUET } app_export_format_t;
 
 /* Names as written in configs ("string", "aggregate", "hopping", "final",
  * "zscore", "stddev"). Static; "?" for a value out of range. */
@@ -258,7 +259,7 @@ typedef struct {
     /* export */
     char *source;
     char *output;
-    char *format;
+    app_export_format_t format;
     char *time_column;
     /* retention */
     int64_t max_age_ms;

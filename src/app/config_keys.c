@@ -66,6 +66,7 @@ static const char *const export_formats[] = {"csv", "parquet", NULL};
 
 _Static_assert(sizeof(app_job_kind_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_catchup_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(app_export_format_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_pipe_kind_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_field_type_t) == sizeof(int), "enum size");
 

@@ -60,7 +60,7 @@ static void fill(const app_config_t *cfg, const app_platform_t *pf, const app_jo
         .nsql = j->n_sql,
         .source = j->source,
         .output = j->output,
-        .format = j->format,
+        .format = j->format == APP_EXPORT_PARQUET ? "parquet" : "csv",
         .time_column = j->time_column,
         .max_age_ms = j->max_age_ms,
         .tables = (const char *const *)j->tables,

@@ -6,11 +6,12 @@
  *   CSV      RFC 4180: a header row, fields quoted when they hold a comma,
  *            a quote or a line break; NULL is an empty field; view windows
  *            as ISO 8601.
- *   Parquet  through lake/ (zstd); every column optional; a column's type
- *            comes from its first non-null value (integers INT64, floats
- *            DOUBLE, booleans BOOLEAN, timestamps TIMESTAMP_MICROS, text
- *            STRING); integers later in a DOUBLE column are converted.
- *            View windows are timestamps.
+ *   Parquet  through lake/ (zstd); every column optional. A table's
+ *            columns take their declared types (integers INT64, floating
+ *            point DOUBLE, booleans BOOLEAN, the rest STRING); a view's
+ *            window bounds are TIMESTAMP_MICROS, key and layer STRING,
+ *            final BOOLEAN, and each aggregate the type of its first value
+ *            (INT64 or DOUBLE; DOUBLE when that is NULL).
  *
  * Rows of both sources arrive as (names, values) and go through one
  * out_row(); the Parquet writer is created at the first row, when the
@@ -50,6 +51,7 @@ typedef struct {
     /* parquet */
     lake_writer_t *w;
     lake_col_type_t types[MAX_COLUMNS];
+    bool typed; /* types[] set before the first row */
     size_t ncols;
 } out_t;
 
@@ -145,13 +147,19 @@ static lake_col_type_t type_of(const schema_value_t *v)
     }
 }
 
+/* Creates the Parquet file. Column types: o->types when o->typed (a
+ * table's declared types), else from the first row's values, a NULL
+ * taking DOUBLE (view aggregates are numbers). */
 static int pq_open(out_t *o, const char *const *names, const schema_value_t *v, size_t n)
 {
     if (n > MAX_COLUMNS)
         return core_error(CORE_ETOOBIG, "export: %zu columns (at most %d)", n, MAX_COLUMNS);
     lake_column_t cols[MAX_COLUMNS];
     for (size_t i = 0; i < n; i++) {
-        o->types[i] = v != NULL ? type_of(&v[i]) : LAKE_COL_STRING;
+        if (!o->typed)
+            o->types[i] = v == NULL                  ? LAKE_COL_STRING
+                          : v[i].type == SCHEMA_NULL ? LAKE_COL_DOUBLE
+                                                     : type_of(&v[i]);
         cols[i] = (lake_column_t){names[i], o->types[i], true};
     }
     o->ncols = n;
@@ -166,14 +174,18 @@ static int pq_row(out_t *o, const char *const *names, const schema_value_t *v, s
     schema_value_t fixed[MAX_COLUMNS];
     for (size_t i = 0; rc == 0 && i < n; i++) {
         fixed[i] = v[i];
-        /* A column typed STRING by a NULL first value takes any value as
-         * text; numbers keep their column's type. */
-        if (o->types[i] == LAKE_COL_STRING && v[i].type != SCHEMA_NULL &&
-            v[i].type != SCHEMA_STRING && v[i].type != SCHEMA_OBJECT && v[i].type != SCHEMA_ARRAY)
-            rc = core_error(CORE_EINVAL,
-                            "export: column %s: a %s value in a text column (its first value "
-                            "was text or NULL)",
-                            names[i], schema_type_name(v[i].type));
+        /* SQLite keeps what it is given: a float that is whole may come
+         * back as an integer, a BIGINT column may hold text. */
+        if (o->types[i] == LAKE_COL_INT64 && v[i].type == SCHEMA_FLOAT &&
+            v[i].v.f == (double)(int64_t)v[i].v.f)
+            fixed[i] = (schema_value_t){.type = SCHEMA_INT, .v.i = (int64_t)v[i].v.f};
+        else if (o->types[i] == LAKE_COL_BOOL && v[i].type == SCHEMA_INT)
+            fixed[i] = (schema_value_t){.type = SCHEMA_BOOL, .v.b = v[i].v.i != 0};
+        else if (o->types[i] == LAKE_COL_STRING && v[i].type != SCHEMA_NULL &&
+                 v[i].type != SCHEMA_STRING && v[i].type != SCHEMA_OBJECT &&
+                 v[i].type != SCHEMA_ARRAY)
+            rc = core_error(CORE_EINVAL, "export: column %s: a %s value in a text column", names[i],
+                            schema_type_name(v[i].type));
     }
     if (rc == 0)
         rc = lake_writer_add(o->w, fixed);
@@ -217,8 +229,27 @@ static int view_row(void *arg, const stream_view_row_t *row)
 
 typedef struct {
     char *names[MAX_COLUMNS];
+    lake_col_type_t types[MAX_COLUMNS];
     size_t n;
 } columns_t;
+
+/* A declared SQL column type as a Parquet column type. */
+static lake_col_type_t declared_type(const char *t, size_t n)
+{
+    char low[64];
+    size_t k = CORE_MIN(n, sizeof low - 1);
+    for (size_t i = 0; i < k; i++)
+        low[i] = (char)(t[i] >= 'A' && t[i] <= 'Z' ? t[i] + 32 : t[i]);
+    low[k] = '\0';
+    if (strstr(low, "int") != NULL)
+        return LAKE_COL_INT64;
+    if (strstr(low, "double") != NULL || strstr(low, "real") != NULL ||
+        strstr(low, "float") != NULL || strstr(low, "numeric") != NULL)
+        return LAKE_COL_DOUBLE;
+    if (strstr(low, "bool") != NULL)
+        return LAKE_COL_BOOL;
+    return LAKE_COL_STRING;
+}
 
 typedef struct {
     out_t *o;
@@ -235,6 +266,8 @@ static int take_column(void *arg, const schema_value_t *v, size_t n)
         return core_error(CORE_ENOMEM, "export: out of memory");
     memcpy(s, v[0].v.s.p, v[0].v.s.len);
     s[v[0].v.s.len] = '\0';
+    c->types[c->n] = n >= 2 && v[1].type == SCHEMA_STRING ? declared_type(v[1].v.s.p, v[1].v.s.len)
+                                                          : LAKE_COL_STRING;
     c->names[c->n++] = s;
     return 0;
 }
@@ -272,14 +305,16 @@ static int export_table(batch_run_t *run, out_t *o)
     int rc = store_ident_check(d->source, "table");
     if (rc == 0)
         rc = store_exec(run->store,
-                        pg ? "SELECT column_name::text FROM information_schema.columns WHERE "
-                             "table_schema = current_schema() AND table_name = ?1 ORDER BY "
-                             "ordinal_position"
-                           : "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+                        pg ? "SELECT column_name::text, data_type::text FROM "
+                             "information_schema.columns WHERE table_schema = current_schema() "
+                             "AND table_name = ?1 ORDER BY ordinal_position"
+                           : "SELECT name, type FROM pragma_table_info(?1) ORDER BY cid",
                         &name, 1, take_column, &cols, NULL);
     if (rc == 0 && cols.n == 0)
         rc = core_error(CORE_ENOENT, "job %s: export: no table or view named '%s'", d->name,
                         d->source);
+    memcpy(o->types, cols.types, sizeof cols.types);
+    o->typed = true;
     core_buf_t sql;
     core_buf_init(&sql, CORE_MEM_BATCH, 1 << 16);
     if (rc == 0)
