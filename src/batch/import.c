@@ -46,7 +46,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK_ROWS   1000
+#define CHUNK_ROWS   10000
 #define CHUNK_BYTES  (1 << 20)
 #define CHUNK_MAX    (CHUNK_BYTES + IMPORT_VALUE_MAX + 128 * 1024)
 #define VERIFY_BATCH 64
