@@ -14,6 +14,8 @@ packages=(
   # the serving store (SQLite embedded, PostgreSQL client and, for tests,
   # server), and the YAML config
   libsqlite3-dev libpq-dev postgresql-15 libyaml-dev
+  # the HTTP server: ingest, REST API, metrics, dashboard
+  libmicrohttpd-dev
   # job schedules in named time zones (the tz database)
   tzdata
   # tests: unit tests, lint, and real Kafka clients (DESIGN.md §4)

@@ -6,6 +6,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
+# Servers that `strata up` starts listen on free ports: tests run two at a
+# time, and the defaults (9092, 8080) may be taken on this machine.
+export STRATA_HTTP_LISTEN=127.0.0.1:0
+
 passed=0
 failed=0
 for flavour in release asan; do

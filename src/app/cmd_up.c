@@ -5,29 +5,42 @@
  *
  * Start order: load and check the whole config (every error listed, exit
  * 78) -> open the log and create missing topics -> start the broker ->
- * migrate the store and start the pipelines. Stop order (SIGINT/SIGTERM) is
- * the reverse: pipelines commit and stop, then the broker, then the log
- * closes cleanly.
+ * migrate the store and start the pipelines -> the jobs -> the HTTP server
+ * (http_wiring.c). Stop order (SIGINT/SIGTERM) is the reverse: HTTP stops,
+ * pipelines commit and stop, then the broker, then the log closes cleanly.
  *
- * Threading: the main thread waits for a signal; the broker and each
- * pipeline have threads of their own.
+ * Replays (docs/replay.md): besides the config's jobs, the batch runner
+ * gets one replay job per aggregate pipeline (BATCH_REPLAY_JOB_PREFIX
+ * "<pipeline>"), which `strata replay` queues while this process holds the
+ * data directory. To tell this process from any other strata command
+ * holding the directory, `up` (unless --once) also keeps an exclusive
+ * flock on DATA/.up.lock until it exits.
+ *
+ * Threading: the main thread waits for a signal; the broker, each
+ * pipeline and the batch runner have threads of their own.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app/platform.h"
 #include "bus/bus.h"
+#include "app/http_wiring.h"
 #include "kafka/kafka.h"
 
-enum { OPT_STORE = 0x200, OPT_NO_BROKER, OPT_LISTEN, OPT_ONCE };
+enum { OPT_STORE = 0x200, OPT_NO_BROKER, OPT_LISTEN, OPT_ONCE, OPT_HTTP_LISTEN };
 
 typedef struct {
     const char *config;
-    const char *store;  /* overrides store.url */
-    const char *listen; /* overrides broker.listen */
-    const char *data;   /* overrides data.dir */
+    const char *store;       /* overrides store.url */
+    const char *listen;      /* overrides broker.listen */
+    const char *http_listen; /* overrides http.listen; starts HTTP even if disabled */
+    const char *data;        /* overrides data.dir */
     bool no_broker;
     bool once;
 } up_opts_t;
@@ -49,6 +62,10 @@ static void usage(FILE *f)
                "  --once               run each pipeline until it has consumed what its\n"
                "                       topic holds now, commit, print its counts and exit\n"
                "                       (no broker)\n"
+               "  --http-listen HOST:PORT\n"
+               "                       HTTP address (overrides http.listen, and starts\n"
+               "                       HTTP even with http.enabled false; port 0 picks\n"
+               "                       a free port)\n"
                "  --data DIR           data directory (overrides data.dir)\n"
                "  -h, --help           show this help\n");
 }
@@ -61,6 +78,7 @@ static int parse_options(int argc, char **argv, up_opts_t *o)
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"no-broker", no_argument, NULL, OPT_NO_BROKER},
         {"once", no_argument, NULL, OPT_ONCE},
+        {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
         {"data", required_argument, NULL, APP_OPT_DATA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -87,6 +105,9 @@ static int parse_options(int argc, char **argv, up_opts_t *o)
             break;
         case OPT_ONCE:
             o->once = true;
+            break;
+        case OPT_HTTP_LISTEN:
+            o->http_listen = optarg;
             break;
         case APP_OPT_DATA:
             o->data = optarg;
@@ -122,13 +143,23 @@ int app_load_checked(const char *path, app_config_t **cfg, app_platform_t *pf)
     return 0;
 }
 
+/* Held by `strata up` while it runs; `strata replay` tests it (cmd_replay.c
+ * uses the same name). */
+#define UP_LOCK_FILE ".up.lock"
+
 typedef struct {
     seglog_t *log;
     kafka_broker_t *broker;
     bus_t *bus;
     stream_runtime_t *rt;
     app_jobs_t jobs;
+    batch_job_def_t *all_jobs; /* the config's jobs, then one replay job per
+                                * aggregate pipeline; owned */
+    char **replay_names;       /* the replay jobs' names; owned */
+    size_t n_all, n_replays;
     batch_runner_t *runner;
+    int up_lock; /* fd holding DATA/.up.lock, or -1 */
+    app_http_t *http;
 } platform_run_t;
 
 static int start_broker(platform_run_t *r, const char *listen)
@@ -169,24 +200,74 @@ static int start_pipelines(platform_run_t *r, app_platform_t *pf, const char *ur
     return 0;
 }
 
-/* The batch layer: jobs on their schedules, in a thread of the runner. */
+/* The config's jobs followed by a replay job per aggregate pipeline. */
+static int add_replay_jobs(platform_run_t *r, const app_platform_t *pf)
+{
+    size_t n = r->jobs.n + pf->n_pipelines;
+    r->all_jobs = core_calloc(CORE_MEM_APP, n + 1, sizeof *r->all_jobs);
+    r->replay_names = core_calloc(CORE_MEM_APP, pf->n_pipelines + 1, sizeof *r->replay_names);
+    if (r->all_jobs == NULL || r->replay_names == NULL)
+        return core_error(CORE_ENOMEM, "app: out of memory");
+    for (size_t i = 0; i < r->jobs.n; i++)
+        r->all_jobs[r->n_all++] = r->jobs.defs[i];
+    for (size_t i = 0; i < pf->n_pipelines; i++) {
+        const stream_pipeline_t *p = pf->batch_pipelines[i];
+        if (p == NULL || stream_pipeline_kind(p) != STREAM_KIND_AGGREGATE)
+            continue;
+        const char *name = stream_pipeline_name(p);
+        size_t len = strlen(BATCH_REPLAY_JOB_PREFIX) + strlen(name) + 1;
+        char *job = core_alloc(CORE_MEM_APP, len);
+        if (job == NULL)
+            return core_error(CORE_ENOMEM, "app: out of memory");
+        snprintf(job, len, "%s%s", BATCH_REPLAY_JOB_PREFIX, name);
+        r->replay_names[r->n_replays++] = job;
+        r->all_jobs[r->n_all++] = (batch_job_def_t){
+            .name = job, .kind = BATCH_KIND_REPLAY, .pipeline = name, .max_attempts = 1};
+    }
+    return 0;
+}
+
+/* The batch layer: jobs on their schedules, and the replays `strata
+ * replay` queues, in a thread of the runner. */
 static int start_jobs(platform_run_t *r, const app_config_t *cfg, const app_platform_t *pf,
                       const char *url)
 {
-    if (cfg->n_jobs == 0)
-        return 0;
     int rc = app_jobs_build(cfg, pf, &r->jobs);
+    if (rc == 0)
+        rc = add_replay_jobs(r, pf);
+    if (rc != 0)
+        return app_fail(rc, "build the batch jobs");
+    if (r->n_all == 0)
+        return 0;
     r->jobs.env.bus = r->bus;
     r->jobs.env.log = r->log;
     r->jobs.env.store_url = url;
-    if (rc == 0)
-        rc = batch_runner_create(&r->jobs.env, r->jobs.defs, r->jobs.n, &r->runner);
+    rc = batch_runner_create(&r->jobs.env, r->all_jobs, r->n_all, &r->runner);
     if (rc == 0)
         rc = batch_runner_start(r->runner);
     if (rc != 0)
         return app_fail(rc, "start the batch jobs");
-    printf("strata up: %zu job%s scheduled\n", r->jobs.n, r->jobs.n == 1 ? "" : "s");
+    if (r->jobs.n > 0)
+        printf("strata up: %zu job%s scheduled\n", r->jobs.n, r->jobs.n == 1 ? "" : "s");
     return 0;
+}
+
+/* Takes DATA/.up.lock (see UP_LOCK_FILE); a failure only costs `strata
+ * replay` the ability to find this process, so it is a warning. */
+static void lock_up(platform_run_t *r, const char *data_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", data_dir, UP_LOCK_FILE);
+    r->up_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (r->up_lock >= 0 && flock(r->up_lock, LOCK_EX | LOCK_NB) == 0)
+        return;
+    core_log(CORE_LOG_WARN, "app",
+             "%s: cannot lock (%s); `strata replay` will not find this "
+             "process",
+             path, strerror(errno));
+    if (r->up_lock >= 0)
+        close(r->up_lock);
+    r->up_lock = -1;
 }
 
 static void report_failures(platform_run_t *r, bool *reported)
@@ -202,20 +283,47 @@ static void report_failures(platform_run_t *r, bool *reported)
     }
 }
 
+/* A replay switched a pipeline's view to a new version (the pipeline
+ * reopened its tasks on it): says so once per version. */
+static void report_switches(platform_run_t *r, int64_t *versions)
+{
+    for (size_t i = 0; r->rt != NULL && i < stream_runtime_count(r->rt); i++) {
+        stream_stats_t st;
+        stream_runtime_stats(r->rt, i, &st);
+        if (versions[i] > 0 && st.view_version > versions[i])
+            printf("strata up: pipeline %s: view switched to version %lld by a replay\n",
+                   stream_runtime_name(r->rt, i), (long long)st.view_version);
+        if (st.view_version > versions[i]) {
+            versions[i] = st.view_version;
+            fflush(stdout);
+        }
+    }
+}
+
 static void wait_for_signal(platform_run_t *r)
 {
     bool reported[256] = {false};
+    int64_t versions[256] = {0};
     while (!app_stop_requested()) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (r->rt != NULL && stream_runtime_count(r->rt) <= 256)
+        if (r->rt != NULL && stream_runtime_count(r->rt) <= 256) {
             report_failures(r, reported);
+            report_switches(r, versions);
+        }
     }
 }
 
 static void stop_all(platform_run_t *r)
 {
+    app_http_stop(r->http); /* first: its handlers write through the bus */
+    r->http = NULL;
     batch_runner_destroy(r->runner);
+    r->runner = NULL;
+    for (size_t i = 0; i < r->n_replays; i++)
+        core_free(r->replay_names[i]);
+    core_free(r->replay_names);
+    core_free(r->all_jobs);
     app_jobs_fini(&r->jobs);
     stream_runtime_destroy(r->rt);
     if (r->broker != NULL) {
@@ -225,6 +333,9 @@ static void stop_all(platform_run_t *r)
     bus_close(r->bus);
     if (r->log != NULL)
         seglog_close(r->log);
+    if (r->up_lock >= 0)
+        close(r->up_lock); /* releases the flock */
+    r->up_lock = -1;
 }
 
 /* --once: each pipeline in turn on this thread, up to the current ends. */
@@ -247,7 +358,7 @@ static int run_once(platform_run_t *r, app_platform_t *pf, const char *url)
 
 static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platform_t *pf)
 {
-    platform_run_t r = {0};
+    platform_run_t r = {.up_lock = -1};
     app_ctx_t c = *ctx;
     c.data_dir = o->data != NULL ? o->data : cfg->data_dir;
     int rc = app_open_log(&c, true, &r.log);
@@ -258,6 +369,8 @@ static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platfor
         stop_all(&r);
         return rc;
     }
+    if (rc == 0)
+        lock_up(&r, c.data_dir);
     bool broker = cfg->broker_enabled && !o->no_broker;
     if (rc == 0 && broker)
         rc = start_broker(&r, o->listen != NULL ? o->listen : cfg->broker_listen);
@@ -266,6 +379,8 @@ static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platfor
         rc = start_pipelines(&r, pf, url);
     if (rc == 0)
         rc = start_jobs(&r, cfg, pf, url);
+    if (rc == 0)
+        rc = app_http_start(cfg, pf, r.log, r.bus, o->http_listen, &r.http);
     fflush(stdout);
     if (rc == 0)
         wait_for_signal(&r);

@@ -74,7 +74,16 @@ typedef enum {
     APP_FIELD_ARRAY
 } app_field_type_t;
 
-typedef enum { APP_PIPE_TABLE, APP_PIPE_AGGREGATE, APP_PIPE_DETECT, APP_PIPE_CDC } app_pipe_kind_t;
+typedef enum {
+    APP_PIPE_TABLE,
+    APP_PIPE_AGGREGATE,
+    APP_PIPE_DETECT,
+    APP_PIPE_CDC,
+    APP_PIPE_ARCHIVE
+} app_pipe_kind_t;
+/* archive: the Parquet codec, and where a record's date and hour come from */
+typedef enum { APP_CODEC_ZSTD, APP_CODEC_SNAPPY, APP_CODEC_NONE } app_codec_t;
+typedef enum { APP_PART_EVENT_TIME, APP_PART_ARRIVAL } app_partition_by_t;
 typedef enum { APP_WIN_TUMBLING, APP_WIN_HOPPING, APP_WIN_SESSION } app_win_kind_t;
 typedef enum { APP_EMIT_UPDATE, APP_EMIT_FINAL } app_emit_t;
 typedef enum { APP_RULE_THRESHOLD, APP_RULE_ZSCORE, APP_RULE_VELOCITY } app_rule_kind_t;
@@ -217,6 +226,14 @@ typedef struct {
     /* detect */
     app_detect_rule_t *rules;
     size_t n_rules;
+    /* archive */
+    char *lake_dir; /* resolved: <data.dir>/lake when absent; NULL unless archive */
+    app_codec_t codec;
+    app_partition_by_t partition_by;
+    int64_t roll_rows;
+    int64_t roll_bytes;
+    int64_t roll_age_ms;
+    int64_t max_open_files;
     int line;
 } app_pipeline_t;
 
@@ -240,7 +257,6 @@ typedef struct {
     app_catchup_t catchup;
     int64_t max_attempts;
     int64_t retry_backoff_ms;
-    int64_t timeout_ms;
     /* import */
     char *path;
     char *topic;
@@ -285,7 +301,13 @@ typedef struct {
     char *store_url; /* "sqlite:<path>" or "postgresql://..." */
     bool broker_enabled;
     char *broker_listen; /* host:port */
-    char *http_listen;   /* host:port */
+    bool http_enabled;
+    char *http_listen; /* host:port */
+    int64_t http_max_body_bytes;
+    int64_t http_max_header_bytes;
+    int64_t http_max_connections;
+    int64_t http_threads;
+    int64_t http_idle_timeout_ms;
     app_topic_t *topics;
     size_t n_topics;
     app_schema_t *schemas;

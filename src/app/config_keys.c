@@ -34,6 +34,7 @@
 #define K_AGG      APP_VAR(APP_PIPE_AGGREGATE)
 #define K_DETECT   APP_VAR(APP_PIPE_DETECT)
 #define K_CDC      APP_VAR(APP_PIPE_CDC)
+#define K_ARCHIVE  APP_VAR(APP_PIPE_ARCHIVE)
 #define F_STRING   APP_VAR(APP_FIELD_STRING)
 #define F_NUMERIC  (APP_VAR(APP_FIELD_INT) | APP_VAR(APP_FIELD_FLOAT) | APP_VAR(APP_FIELD_TIMESTAMP))
 #define F_TS       APP_VAR(APP_FIELD_TIMESTAMP)
@@ -46,7 +47,9 @@
 
 static const char *const field_types[] = {"string",    "int",    "float", "bool",
                                           "timestamp", "object", "array", NULL};
-static const char *const pipe_kinds[] = {"table", "aggregate", "detect", "cdc", NULL};
+static const char *const pipe_kinds[] = {"table", "aggregate", "detect", "cdc", "archive", NULL};
+static const char *const codecs[] = {"zstd", "snappy", "none", NULL};
+static const char *const partition_bys[] = {"event_time", "arrival", NULL};
 static const char *const win_kinds[] = {"tumbling", "hopping", "session", NULL};
 static const char *const emits[] = {"update", "final", NULL};
 static const char *const rule_kinds[] = {"threshold", "zscore", "velocity", NULL};
@@ -69,6 +72,8 @@ _Static_assert(sizeof(app_catchup_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_export_format_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_pipe_kind_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_field_type_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(app_codec_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(app_partition_by_t) == sizeof(int), "enum size");
 
 static const char *choice_name(const char *const *choices, size_t n, int i)
 {
@@ -147,11 +152,51 @@ static const app_key_t broker_keys[] = {
 };
 
 static const app_key_t http_keys[] = {
+    {.name = "enabled",
+     .type = APP_KEY_BOOL,
+     .off = APP_OFF(app_config_t, http_enabled),
+     .def = "true",
+     .help = "Serve HTTP (`strata up`): ingest, health, and later the REST API and dashboard."},
     {.name = "listen",
      .type = APP_KEY_LISTEN,
      .off = APP_OFF(app_config_t, http_listen),
      .def = "127.0.0.1:8080",
      .help = "Address of the REST API, /metrics and the dashboard, HOST:PORT."},
+    {.name = "max_body_bytes",
+     .type = APP_KEY_SIZE,
+     .off = APP_OFF(app_config_t, http_max_body_bytes),
+     .def = "8MiB",
+     .min = 1024,
+     .max = 1 << 30,
+     .help = "Largest request body; a bigger one is answered 413 and not read into memory."},
+    {.name = "max_header_bytes",
+     .type = APP_KEY_SIZE,
+     .off = APP_OFF(app_config_t, http_max_header_bytes),
+     .def = "32KiB",
+     .min = 4096,
+     .max = 1 << 20,
+     .help = "Memory per connection for the request line and headers; past it, 431."},
+    {.name = "max_connections",
+     .type = APP_KEY_INT,
+     .off = APP_OFF(app_config_t, http_max_connections),
+     .def = "256",
+     .min = 1,
+     .max = 65536,
+     .help = "Open connections at once; more wait, unaccepted, until one closes."},
+    {.name = "threads",
+     .type = APP_KEY_INT,
+     .off = APP_OFF(app_config_t, http_threads),
+     .def = "2",
+     .min = 1,
+     .max = 64,
+     .help = "Server threads; each runs one request handler at a time."},
+    {.name = "idle_timeout",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_config_t, http_idle_timeout_ms),
+     .def = "30s",
+     .min = 1000,
+     .max = 3600 * 1000,
+     .help = "Close a connection idle this long (whole seconds, rounded up)."},
 };
 
 static const app_section_t data_section = {.name = "data", KEYS(data_keys), .env = true};
@@ -429,6 +474,32 @@ static const app_key_t watermark_keys[] = {
 
 static const app_section_t watermark_section = {.name = "watermark", KEYS(watermark_keys)};
 
+static const app_key_t roll_keys[] = {
+    {.name = "rows",
+     .type = APP_KEY_INT,
+     .off = APP_OFF(app_pipeline_t, roll_rows),
+     .def = "1000000",
+     .min = 1,
+     .max = 1000000000,
+     .help = "A file closes after this many rows."},
+    {.name = "bytes",
+     .type = APP_KEY_SIZE,
+     .off = APP_OFF(app_pipeline_t, roll_bytes),
+     .def = "128MiB",
+     .min = 1,
+     .max = (int64_t)1 << 40,
+     .help = "... or once it holds this much (written plus buffered, before compression)."},
+    {.name = "age",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_pipeline_t, roll_age_ms),
+     .def = "5m",
+     .min = 1,
+     .max = DAY_MS,
+     .help = "... or once it has been open this long."},
+};
+
+static const app_section_t roll_section = {.name = "roll", KEYS(roll_keys)};
+
 static const app_key_t detect_rule_keys[] = {
     {.name = "name",
      .type = APP_KEY_NAME,
@@ -513,8 +584,8 @@ static const app_key_t pipeline_keys[] = {
      .off = APP_OFF(app_pipeline_t, kind),
      .choices = pipe_kinds,
      .required = ALL,
-     .help =
-         "What the pipeline writes: table rows, windowed aggregates, anomalies, or CDC upserts."},
+     .help = "What the pipeline writes: table rows, windowed aggregates, anomalies, CDC "
+             "upserts, or Parquet files (archive)."},
     {.name = "topic",
      .type = APP_KEY_TOPIC,
      .off = APP_OFF(app_pipeline_t, topic),
@@ -545,7 +616,7 @@ static const app_key_t pipeline_keys[] = {
      .type = APP_KEY_NAME,
      .off = APP_OFF(app_pipeline_t, event_time),
      .line_off = APP_OFF(app_pipeline_t, event_time_line),
-     .variants = K_AGG | K_DETECT,
+     .variants = K_AGG | K_DETECT | K_ARCHIVE,
      .def_doc = "the record timestamp",
      .help = "Timestamp field that gives each record its event time."},
     {.name = "window",
@@ -558,8 +629,8 @@ static const app_key_t pipeline_keys[] = {
     {.name = "watermark",
      .type = APP_KEY_SECTION,
      .section = &watermark_section,
-     .variants = K_AGG,
-     .help = "How event time advances per partition."},
+     .variants = K_AGG | K_ARCHIVE,
+     .help = "How event time advances per partition (archive: when an hour is complete)."},
     {.name = "allowed_lateness",
      .type = APP_KEY_DURATION,
      .off = APP_OFF(app_pipeline_t, allowed_lateness_ms),
@@ -629,6 +700,40 @@ static const app_key_t pipeline_keys[] = {
      .variants = K_DETECT,
      .required = K_DETECT,
      .help = "Anomaly detectors; each anomaly becomes a row of the anomalies table."},
+    {.name = "lake_dir",
+     .type = APP_KEY_PATH,
+     .off = APP_OFF(app_pipeline_t, lake_dir),
+     .variants = K_ARCHIVE,
+     .def_doc = "<data.dir>/lake",
+     .help = "Folder of the lake; files go to <lake_dir>/<topic>/date=YYYY-MM-DD/hour=HH/."},
+    {.name = "partition_by",
+     .type = APP_KEY_ENUM,
+     .off = APP_OFF(app_pipeline_t, partition_by),
+     .choices = partition_bys,
+     .def = "event_time",
+     .variants = K_ARCHIVE,
+     .help = "Date and hour folders from the event time, or from the record timestamp "
+             "(arrival)."},
+    {.name = "codec",
+     .type = APP_KEY_ENUM,
+     .off = APP_OFF(app_pipeline_t, codec),
+     .choices = codecs,
+     .def = "zstd",
+     .variants = K_ARCHIVE,
+     .help = "Compression of the Parquet pages."},
+    {.name = "roll",
+     .type = APP_KEY_SECTION,
+     .section = &roll_section,
+     .variants = K_ARCHIVE,
+     .help = "When a file closes (and, after its commit, appears in the lake)."},
+    {.name = "max_open_files",
+     .type = APP_KEY_INT,
+     .off = APP_OFF(app_pipeline_t, max_open_files),
+     .def = "8",
+     .min = 1,
+     .max = 64,
+     .variants = K_ARCHIVE,
+     .help = "Open files per partition (one per hour); one more closes the oldest."},
 };
 
 static const app_section_t pipeline_section = {

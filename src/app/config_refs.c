@@ -3,7 +3,8 @@
  * once by the loader after parsing and the environment overrides:
  *
  *   - computed defaults: store.url from data.dir; a pipeline's schema from
- *     its topic; view and table names from the pipeline name;
+ *     its topic; view and table names from the pipeline name; an archive's
+ *     lake_dir from data.dir;
  *   - unique names: topics, schemas, pipelines, the fields and rules of a
  *     schema, the rules of a detect pipeline, and the views and tables
  *     pipelines write (one namespace: they are all store tables);
@@ -13,7 +14,10 @@
  *   - output names: identifiers, not reserved (dlq, anomalies, jobs,
  *     job_runs, strata_*); without `columns`, every field of a table or
  *     cdc pipeline's schema becomes a column and must be an identifier;
- *   - window shapes: a hopping window's size is a multiple of its slide.
+ *   - window shapes: a hopping window's size is a multiple of its slide;
+ *   - archives: no schema field named like the archive's own columns, no
+ *     event_time with partition_by: arrival, and no two archives of one
+ *     topic into one lake_dir.
  *
  * Invariants: parsing may have left any name NULL (after its own error);
  * every check here skips what it cannot judge, so one mistake is reported
@@ -151,6 +155,25 @@ static void check_schemas(app_config_t *cfg)
 
 /* ---- pipelines */
 
+/* <data.dir>/<name>, in the config's arena; NULL (reported) when out of
+ * memory or when there is no data.dir. */
+static char *data_path(app_config_t *cfg, const char *name)
+{
+    if (cfg->data_dir == NULL)
+        return NULL;
+    size_t n = strlen(cfg->data_dir);
+    while (n > 0 && cfg->data_dir[n - 1] == '/')
+        n--;
+    size_t cap = n + strlen(name) + 2;
+    char *path = core_arena_alloc(cfg->arena, cap);
+    if (path == NULL) {
+        app_config_error(cfg, 0, 0, "out of memory");
+        return NULL;
+    }
+    snprintf(path, cap, "%.*s/%s", (int)n, cfg->data_dir, name);
+    return path;
+}
+
 /* Fills in a pipeline's computed defaults. Returns its topic, or NULL. */
 static const app_topic_t *resolve_pipeline(app_config_t *cfg, app_pipeline_t *p)
 {
@@ -161,6 +184,8 @@ static const app_topic_t *resolve_pipeline(app_config_t *cfg, app_pipeline_t *p)
         p->view = p->name;
     if ((p->kind == APP_PIPE_TABLE || p->kind == APP_PIPE_CDC) && p->table == NULL)
         p->table = p->name;
+    if (p->kind == APP_PIPE_ARCHIVE && p->lake_dir == NULL)
+        p->lake_dir = data_path(cfg, "lake");
     return t;
 }
 
@@ -220,6 +245,26 @@ static void check_columns(app_config_t *cfg, size_t i, const app_pipeline_t *p,
     }
 }
 
+/* An archive's columns are the schema's fields plus its own; its folders
+ * come from event time unless partition_by is arrival. */
+static void check_archive(app_config_t *cfg, size_t i, const app_pipeline_t *p,
+                          const app_schema_t *s)
+{
+    static const char *const own[] = {"_key", "_partition", "_offset", "_timestamp"};
+    for (size_t j = 0; j < s->n_fields; j++)
+        for (size_t k = 0; s->fields[j].name != NULL && k < CORE_ARRAY_LEN(own); k++)
+            if (strcmp(s->fields[j].name, own[k]) == 0)
+                app_config_error(cfg, p->line, 0,
+                                 "pipelines[%zu]: field '%s' of schema '%s' (line %d) clashes "
+                                 "with the archive's own column %s; rename the field",
+                                 i, own[k], s->name, s->fields[j].line, own[k]);
+    if (p->partition_by == APP_PART_ARRIVAL && p->event_time != NULL)
+        err_field(cfg, &p->event_time, p->line,
+                  "pipelines[%zu].event_time: not used with partition_by: arrival (folders and "
+                  "the watermark then follow the record timestamp); remove one of the two",
+                  i);
+}
+
 /* Fields a pipeline names: event_time, columns and keys, zscore fields. */
 static void check_pipeline_fields(app_config_t *cfg, size_t i, const app_pipeline_t *p,
                                   const app_schema_t *s)
@@ -235,6 +280,8 @@ static void check_pipeline_fields(app_config_t *cfg, size_t i, const app_pipelin
     }
     if (p->kind == APP_PIPE_TABLE || p->kind == APP_PIPE_CDC)
         check_columns(cfg, i, p, s);
+    if (p->kind == APP_PIPE_ARCHIVE)
+        check_archive(cfg, i, p, s);
     for (size_t j = 0; p->kind == APP_PIPE_DETECT && j < p->n_rules; j++) {
         const app_detect_rule_t *r = &p->rules[j];
         if (r->type != APP_RULE_ZSCORE || r->field == NULL)
@@ -335,11 +382,23 @@ static const app_schema_t *check_sources(app_config_t *cfg, size_t i, const app_
     return s;
 }
 
+/* Two archives of one topic in one lake would write the same file names. */
+static void check_lake(app_config_t *cfg, size_t i, const app_pipeline_t *p, names_t *lakes)
+{
+    if (p->kind != APP_PIPE_ARCHIVE || p->lake_dir == NULL || p->topic == NULL)
+        return;
+    char folder[1024], path[64];
+    snprintf(folder, sizeof folder, "%s/%s", p->lake_dir, p->topic);
+    snprintf(path, sizeof path, "pipelines[%zu].lake_dir", i);
+    names_add(cfg, lakes, folder, &p->lake_dir, p->line, "archive folder", path);
+}
+
 static void check_pipelines(app_config_t *cfg)
 {
-    names_t names, outputs;
+    names_t names, outputs, lakes;
     names_init(&names);
     names_init(&outputs);
+    names_init(&lakes);
     for (size_t i = 0; i < cfg->n_pipelines; i++) {
         app_pipeline_t *p = &cfg->pipelines[i];
         char path[96];
@@ -350,6 +409,7 @@ static void check_pipelines(app_config_t *cfg)
         if (s != NULL)
             check_pipeline_fields(cfg, i, p, s);
         check_output(cfg, i, p, &outputs);
+        check_lake(cfg, i, p, &lakes);
         check_window(cfg, i, p);
         names_t rules;
         names_init(&rules);
@@ -362,6 +422,7 @@ static void check_pipelines(app_config_t *cfg)
     }
     names_fini(&names);
     names_fini(&outputs);
+    names_fini(&lakes);
 }
 
 /* store.url defaults to sqlite:<data.dir>/strata.db. */

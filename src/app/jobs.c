@@ -45,7 +45,6 @@ static void fill(const app_config_t *cfg, const app_platform_t *pf, const app_jo
         .catchup = catchup_of(j->catchup),
         .max_attempts = (int)j->max_attempts,
         .retry_backoff_ms = j->retry_backoff_ms,
-        .timeout_ms = j->timeout_ms,
         .path = j->path,
         .topic = j->topic,
         .schema = app_platform_schema(cfg, pf, j->schema),

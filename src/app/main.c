@@ -42,6 +42,7 @@ static const command_t commands[] = {
     {"gen", cmd_gen, "generate realistic test data into a topic (gen KIND)"},
     {"jobs", cmd_jobs, "list, run and inspect batch jobs and their runs"},
     {"import", cmd_import, "import CSV files into a topic as a tracked job run"},
+    {"replay", cmd_replay, "rebuild a view from offset 0 and switch to it (replay PIPELINE)"},
 };
 
 static volatile sig_atomic_t stop_flag;

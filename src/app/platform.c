@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "lake/lake.h"
+
 static const schema_type_t field_types[] = {
     [APP_FIELD_STRING] = SCHEMA_STRING,       [APP_FIELD_INT] = SCHEMA_INT,
     [APP_FIELD_FLOAT] = SCHEMA_FLOAT,         [APP_FIELD_BOOL] = SCHEMA_BOOL,
@@ -105,14 +107,44 @@ static const stream_rule_def_t *rule_defs(const app_pipeline_t *ap, stream_rule_
     return defs;
 }
 
+/* An archive pipeline's sink (taken by the compile). Touches no file. */
+static int archive_sink(app_config_t *cfg, const app_pipeline_t *ap, stream_pipeline_def_t *d)
+{
+    static const lake_codec_t codecs[] = {
+        [APP_CODEC_ZSTD] = LAKE_CODEC_ZSTD,
+        [APP_CODEC_SNAPPY] = LAKE_CODEC_SNAPPY,
+        [APP_CODEC_NONE] = LAKE_CODEC_NONE,
+    };
+    lake_archive_config_t c;
+    lake_archive_config_default(&c);
+    c.dir = ap->lake_dir;
+    c.codec = codecs[ap->codec];
+    c.roll_rows = ap->roll_rows;
+    c.roll_bytes = ap->roll_bytes;
+    c.roll_age_ms = ap->roll_age_ms;
+    c.max_open = (int32_t)ap->max_open_files;
+    lake_archive_t *a = NULL;
+    core_error_clear();
+    int rc = lake_archive_create(&c, &a);
+    if (rc == CORE_EINVAL) {
+        app_config_error(cfg, ap->line, 0, "pipelines.%s: %s", ap->name, core_error_detail());
+        return 0;
+    }
+    d->kind = STREAM_KIND_SINK;
+    d->sink_ops = &lake_archive_ops;
+    d->sink = a;
+    if (ap->partition_by == APP_PART_ARRIVAL)
+        d->event_time = NULL; /* folders and watermark follow the record timestamp */
+    return rc;
+}
+
 static int compile_pipeline(app_config_t *cfg, const app_platform_t *pf, const app_pipeline_t *ap,
                             stream_pipeline_t **out)
 {
     static const stream_kind_t kinds[] = {
-        [APP_PIPE_TABLE] = STREAM_KIND_TABLE,
-        [APP_PIPE_AGGREGATE] = STREAM_KIND_AGGREGATE,
-        [APP_PIPE_DETECT] = STREAM_KIND_DETECT,
-        [APP_PIPE_CDC] = STREAM_KIND_CDC,
+        [APP_PIPE_TABLE] = STREAM_KIND_TABLE,   [APP_PIPE_AGGREGATE] = STREAM_KIND_AGGREGATE,
+        [APP_PIPE_DETECT] = STREAM_KIND_DETECT, [APP_PIPE_CDC] = STREAM_KIND_CDC,
+        [APP_PIPE_ARCHIVE] = STREAM_KIND_SINK,
     };
     static const stream_window_t windows[] = {
         [APP_WIN_TUMBLING] = STREAM_WINDOW_TUMBLING,
@@ -152,6 +184,11 @@ static int compile_pipeline(app_config_t *cfg, const app_platform_t *pf, const a
         .commit_records = ap->commit_records,
         .line = ap->line,
     };
+    if (rc == 0 && ap->kind == APP_PIPE_ARCHIVE) {
+        rc = archive_sink(cfg, ap, &d);
+        if (rc == 0 && d.sink == NULL)
+            rc = CORE_EINVAL; /* reported */
+    }
     if (rc == 0) {
         d.aggs = agg_defs(ap, aggs);
         d.rules = rule_defs(ap, rules);

@@ -43,6 +43,7 @@ void app_jobs_fini(app_jobs_t *j);
 
 int cmd_jobs(app_ctx_t *ctx, int argc, char **argv);
 int cmd_import(app_ctx_t *ctx, int argc, char **argv);
+int cmd_replay(app_ctx_t *ctx, int argc, char **argv);
 
 /* Builds schemas and compiles pipelines. Returns the number of errors it
  * appended to cfg (0 = usable), or a negative code for ENOMEM. */

@@ -112,7 +112,18 @@ typedef enum {
     BATCH_KIND_SQL,
     BATCH_KIND_EXPORT,
     BATCH_KIND_RETENTION,
+    BATCH_KIND_REPLAY, /* not configured: one per aggregate pipeline, see below */
 } batch_kind_t;
+
+/* Replay jobs (docs/replay.md): `strata up` adds one job of kind replay per
+ * aggregate pipeline, named BATCH_REPLAY_JOB_PREFIX "<pipeline>", manual
+ * only, one attempt; `strata replay` queues a run of it (or runs it in its
+ * own process when no `strata up` holds the data directory). A run
+ * rebuilds the pipeline's view from offset 0 as a new version and switches
+ * to it (stream_replay), writing its progress to the run's `progress`
+ * column (JSON: phase, version, done, total, behind, rounds) and rows_in
+ * about once a second. */
+#define BATCH_REPLAY_JOB_PREFIX "replay:"
 
 const char *batch_kind_name(batch_kind_t k);
 int batch_kind_parse(const char *name, batch_kind_t *out);
@@ -151,7 +162,6 @@ typedef struct {
     batch_catchup_t catchup;
     int max_attempts;         /* >= 1 */
     int64_t retry_backoff_ms; /* first retry delay; doubles per attempt */
-    int64_t timeout_ms;       /* 0 = none */
 
     /* import */
     const char *path; /* a file or a glob */

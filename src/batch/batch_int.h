@@ -41,6 +41,8 @@ int batch_recompute_run(batch_run_t *run);
 int batch_sql_run(batch_run_t *run);
 int batch_export_run(batch_run_t *run);
 int batch_retention_run(batch_run_t *run);
+/* Kappa replay of an aggregate pipeline (replay.c, docs/replay.md). */
+int batch_replay_run(batch_run_t *run);
 
 /* Lineage entries, appended to run->inputs / run->outputs as JSON objects:
  *   {"file": PATH, "sha256": HEX, "rows": N}

@@ -59,7 +59,8 @@ struct batch_runner {
 
 const char *batch_kind_name(batch_kind_t k)
 {
-    static const char *const names[] = {"import", "recompute", "sql", "export", "retention"};
+    static const char *const names[] = {"import", "recompute", "sql",
+                                        "export", "retention", "replay"};
     return (unsigned)k < CORE_ARRAY_LEN(names) ? names[k] : "?";
 }
 
@@ -204,6 +205,11 @@ static int check_job(const batch_runner_t *r, job_t *j)
         if (d->max_age_ms <= 0)
             return core_error(CORE_EINVAL, "job %s: retention needs max_age", d->name);
         break;
+    case BATCH_KIND_REPLAY:
+        if (d->pipeline == NULL || !has_pipeline(&r->env, d->pipeline))
+            return core_error(CORE_EINVAL, "job %s: replay: no pipeline named '%s'", d->name,
+                              d->pipeline != NULL ? d->pipeline : "");
+        break;
     }
     return 0;
 }
@@ -253,6 +259,8 @@ static int kind_run(batch_run_t *run)
         return batch_export_run(run);
     case BATCH_KIND_RETENTION:
         return batch_retention_run(run);
+    case BATCH_KIND_REPLAY:
+        return batch_replay_run(run);
     }
     return core_error(CORE_EINVAL, "job %s: unknown kind", run->job->name);
 }

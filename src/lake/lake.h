@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "schema/schema.h"
+#include "stream/stream.h"
 
 /* Column types and their Parquet mapping. */
 typedef enum {
@@ -112,5 +113,54 @@ int lake_writer_finish(lake_writer_t *w);
 
 /* Closes and unlinks the file and destroys the writer. NULL is a no-op. */
 void lake_writer_abort(lake_writer_t *w);
+
+/* ---- The archive sink (archive.c; docs/lake.md, "The archive sink").
+ *
+ * A pipeline of kind `archive` writes its topic's valid records, decoded
+ * by its schema, to Parquet files in Hive-style partitions by event time:
+ *
+ *   <dir>/<topic>/date=YYYY-MM-DD/hour=HH/<topic>+<partition>+<first offset>.parquet
+ *
+ * Columns: the schema's fields in order (string STRING, int INT64, float
+ * DOUBLE, bool BOOL, timestamp TIMESTAMP, object and array STRING holding
+ * their JSON text; optional unless required), then _key (STRING,
+ * optional), _partition (INT64), _offset (INT64) and _timestamp
+ * (TIMESTAMP, the record's). Every record is in exactly one file, also
+ * across crashes; a file appears in the lake whole, after the commit that
+ * covers it. When the pipeline's watermark has passed an hour's end on
+ * every partition and the hour's files are all in the lake, the hour's
+ * directory gets a `_SUCCESS` file.
+ *
+ * Use: lake_archive_create() -> the sink of one compiled pipeline
+ * (stream_pipeline_def_t.sink_ops = &lake_archive_ops, .sink = the
+ * archive, which the pipeline takes) -> the stream runtime drives it.
+ * Creating touches no file: `strata check` compiles pipelines too.
+ *
+ * Threading: an archive and its parts belong to their pipeline's thread. */
+
+#define LAKE_ARCHIVE_MAX_OPEN 64
+
+typedef struct {
+    const char *dir;     /* the lake directory; copied */
+    lake_codec_t codec;  /* default zstd */
+    int64_t roll_rows;   /* a file closes after this many rows; default 1,000,000 */
+    int64_t roll_bytes;  /* ... once lake_writer_bytes() reaches this; default 128 MiB */
+    int64_t roll_age_ms; /* ... once it has been open this long; default 5 min */
+    int32_t max_open;    /* open files per partition, 1..LAKE_ARCHIVE_MAX_OPEN (default 8):
+                          * a record that needs one more closes the oldest */
+} lake_archive_config_t;
+
+void lake_archive_config_default(lake_archive_config_t *c);
+
+typedef struct lake_archive lake_archive_t;
+
+/* Checks c and creates an archive sink. CORE_EINVAL (detail names the
+ * setting), CORE_ENOMEM. */
+int lake_archive_create(const lake_archive_config_t *c, lake_archive_t **out);
+/* Frees an archive whose parts are closed. NULL is ignored. */
+void lake_archive_destroy(lake_archive_t *a);
+
+/* The sink interface, for stream_pipeline_def_t.sink_ops. */
+extern const stream_sink_ops_t lake_archive_ops;
 
 #endif

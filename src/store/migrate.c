@@ -101,8 +101,20 @@ static const char *const STEP3[] = {
     "PRIMARY KEY (\"sha256\", \"topic\"))",
 };
 
-static const migration_t STEPS[] = {
-    {STEP1, CORE_ARRAY_LEN(STEP1)}, {STEP2, CORE_ARRAY_LEN(STEP2)}, {STEP3, CORE_ARRAY_LEN(STEP3)}};
+/* ---- Step 4: view versions (docs/replay.md). A replay builds version N + 1
+ * of a view beside version N, then switches the registry's version in the
+ * transaction that renames the new table to the view's name; a run's
+ * progress (JSON) is written while it runs. */
+static const char *const STEP4[] = {
+    "ALTER TABLE \"strata_views\" ADD COLUMN \"version\" BIGINT NOT NULL DEFAULT 1",
+    "ALTER TABLE \"strata_views\" ADD COLUMN \"replayed_at\" BIGINT",
+    "ALTER TABLE \"job_runs\" ADD COLUMN \"progress\" TEXT",
+};
+
+static const migration_t STEPS[] = {{STEP1, CORE_ARRAY_LEN(STEP1)},
+                                    {STEP2, CORE_ARRAY_LEN(STEP2)},
+                                    {STEP3, CORE_ARRAY_LEN(STEP3)},
+                                    {STEP4, CORE_ARRAY_LEN(STEP4)}};
 #define STORE_SCHEMA_VERSION ((int64_t)CORE_ARRAY_LEN(STEPS))
 
 /* Replaces @ID and @BYTES for the dialect. */

@@ -63,7 +63,8 @@ int store_ping(store_t *s);
  *                  watermark, updated_at)      PK (pipeline, topic, partition)
  *   strata_state(pipeline, partition, name, key, state)
  *                                              PK (pipeline, partition, name, key)
- *   strata_views(name, pipeline, definition, created_at)   PK (name)
+ *   strata_views(name, pipeline, definition, created_at, version,
+ *       replayed_at)                               PK (name)
  *   dlq(id, pipeline, topic, partition, "offset", kind, reason, key, value,
  *       event_time, created_at)        UNIQUE (pipeline, topic, partition, "offset")
  *   anomalies(id, pipeline, rule, key, event_time, value, score, detail,
@@ -72,7 +73,7 @@ int store_ping(store_t *s);
  *   jobs(name, kind, schedule, definition, updated_at)     PK (name)
  *   job_runs(id, job, state, attempt, logical_date, interval_end, params,
  *       started_at, finished_at, duration_ms, rows_in, rows_out, error,
- *       lineage, owner)                at most one 'running' row per job
+ *       lineage, owner, progress)      at most one 'running' row per job
  *   strata_imports(sha256, topic, path, job, run_id, rows, invalid,
  *       imported_at, state, next_byte, next_line, end_offsets)
  *                                              PK (sha256, topic)

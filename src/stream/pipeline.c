@@ -265,6 +265,17 @@ static int compile_rules(stream_pipeline_t *p, errs_t *e, int line)
     return 0;
 }
 
+/* A sink's watermark serves the sink (the lake's hour markers); the sink
+ * itself was taken by stream_pipeline_compile. */
+static int compile_sink(stream_pipeline_t *p, const stream_pipeline_def_t *d, errs_t *e)
+{
+    p->ooo_us = d->max_ooo_ms * 1000;
+    p->idle_us = d->idle_timeout_ms * 1000;
+    if (p->sink_ops == NULL || p->sink == NULL)
+        report(e, d->line, "pipeline %s: a sink pipeline needs a sink", d->name);
+    return 0;
+}
+
 static const stream_kind_ops_t *kind_ops(stream_kind_t k)
 {
     switch (k) {
@@ -276,6 +287,8 @@ static const stream_kind_ops_t *kind_ops(stream_kind_t k)
         return &stream_kind_detect_ops;
     case STREAM_KIND_CDC:
         return &stream_kind_cdc_ops;
+    case STREAM_KIND_SINK:
+        return &stream_kind_sink_ops;
     }
     return NULL;
 }
@@ -320,6 +333,8 @@ static int compile_kind(stream_pipeline_t *p, const stream_pipeline_def_t *d, er
         return compile_table(p, d, e);
     case STREAM_KIND_DETECT:
         return compile_detectors(p, d, e);
+    case STREAM_KIND_SINK:
+        return compile_sink(p, d, e);
     }
     return 0;
 }
@@ -329,15 +344,23 @@ int stream_pipeline_compile(const stream_pipeline_def_t *def, stream_error_fn er
 {
     errs_t e = {err, arg, 0};
     *out = NULL;
-    if (def->schema == NULL) {
+    bool sink = def->kind == STREAM_KIND_SINK && def->sink_ops != NULL;
+    stream_pipeline_t *p = NULL;
+    if (def->schema == NULL)
         report(&e, def->line, "pipeline %s: no schema", def->name);
-        return CORE_EINVAL;
+    else
+        p = core_calloc(CORE_MEM_STREAM, 1, sizeof *p);
+    if (p == NULL) { /* the sink is taken in every case */
+        if (sink && def->sink_ops->destroy != NULL)
+            def->sink_ops->destroy(def->sink);
+        return def->schema == NULL ? CORE_EINVAL : core_error(CORE_ENOMEM, "stream: out of memory");
     }
-    stream_pipeline_t *p = core_calloc(CORE_MEM_STREAM, 1, sizeof *p);
-    if (p == NULL)
-        return core_error(CORE_ENOMEM, "stream: out of memory");
     p->kind = def->kind;
     p->ops = kind_ops(def->kind);
+    if (def->kind == STREAM_KIND_SINK) {
+        p->sink_ops = def->sink_ops;
+        p->sink = def->sink;
+    }
     p->schema = def->schema;
     p->name = core_strdup(CORE_MEM_STREAM, def->name);
     p->topic = core_strdup(CORE_MEM_STREAM, def->topic);
@@ -377,7 +400,7 @@ const char *stream_pipeline_topic(const stream_pipeline_t *p)
 
 const char *stream_pipeline_output(const stream_pipeline_t *p)
 {
-    return p->kind == STREAM_KIND_DETECT ? NULL : p->out_name;
+    return p->kind == STREAM_KIND_DETECT || p->kind == STREAM_KIND_SINK ? NULL : p->out_name;
 }
 
 int64_t stream_pipeline_lookback_ms(const stream_pipeline_t *p)
@@ -420,6 +443,8 @@ void stream_pipeline_destroy(stream_pipeline_t *p)
     core_free(p->col_field);
     core_free(p->out_name);
     core_free(p->definition);
+    if (p->sink_ops != NULL && p->sink_ops->destroy != NULL)
+        p->sink_ops->destroy(p->sink);
     core_free(p->name);
     core_free(p->topic);
     core_free(p);

@@ -16,8 +16,20 @@
  * the same batch is retried with exponential backoff (100 ms to 5 s) until
  * it succeeds or the runtime stops. Nothing is consumed meanwhile, so
  * nothing is lost and, because the batch carries its offsets, nothing is
- * doubled. A fenced commit (CORE_EFAILED) or any other error stops the
- * pipeline with its error in the stats.
+ * doubled. Any other error stops the pipeline with its error in the stats.
+ *
+ * Fenced commits (CORE_EFAILED): either another owner claimed a partition
+ * (a zombie: the pipeline stops), or a replay switched the view to a new
+ * version and handed its offsets over with a bumped epoch (stream.h,
+ * "Replay"). The two are told apart by the view's registry version: the
+ * tasks are claimed between two reads of it that agree, so any later
+ * switch changes it. On a switch the pipeline drops what it had not
+ * committed and reopens every task: it claims again, resumes at the
+ * handed-over offsets and reloads its open windows from the new table.
+ *
+ * Driven runs (stream_drive_*, the replay) use the same loop on the
+ * caller's thread and connection, in rounds bounded by end offsets, with
+ * no idle timeout and no version tracking.
  *
  * Threading: `stop` is an atomic flag; stats are written by the pipeline
  * thread and read by others (relaxed; figures may be a moment old).
@@ -34,11 +46,12 @@
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 5000
 
-typedef struct {
+typedef struct stream_drive pipe_run_t;
+struct stream_drive {
     stream_pipeline_t *p;
     bus_t *bus;
     const char *url;
-    store_t *store;
+    store_t *store; /* owned, except in a driven run */
     store_batch_t *batch;
     stream_task_t **tasks;
     int32_t ntasks;
@@ -48,9 +61,13 @@ typedef struct {
     const int *stop; /* set to stop */
     stream_commit_fn on_commit;
     void *on_commit_arg;
-    int64_t *until; /* run_once: end offsets per partition, or NULL */
+    int64_t *until;  /* run_once: end offsets per partition, or NULL */
+    bool driven;     /* stream_drive_*: no idle timeout, no view version */
+    int64_t version; /* the view's registry version the tasks were opened at */
+    void (*on_loop)(void *arg);
+    void *on_loop_arg;
     bus_record_t recs[POLL_MAX];
-} pipe_run_t;
+};
 
 struct stream_runtime {
     bus_t *bus;
@@ -141,6 +158,37 @@ static int open_tasks(pipe_run_t *r)
     return rc;
 }
 
+/* The view's registry version (0 for other kinds and driven runs). */
+static int read_version(pipe_run_t *r, int64_t *v)
+{
+    *v = 0;
+    if (r->driven || r->p->kind != STREAM_KIND_AGGREGATE)
+        return 0;
+    return stream_view_version(r->store, r->p->out_name, v);
+}
+
+/* Claims every partition between two reads of the view's version that
+ * agree. A switch commits its version and its epochs together, so when
+ * they agree the claims saw the same version as r->version, and any
+ * switch after them changes the version. */
+static int open_versioned(pipe_run_t *r)
+{
+    for (;;) {
+        int64_t before = 0, after = 0;
+        int rc = read_version(r, &before);
+        if (rc == 0)
+            rc = open_tasks(r);
+        if (rc == 0)
+            rc = read_version(r, &after);
+        if (rc != 0 || before == after) {
+            r->version = after;
+            r->stats.view_version = after;
+            return rc;
+        }
+        close_tasks(r);
+    }
+}
+
 /* Connects, prepares the store and claims every partition. The store may
  * go away at any step (a restarting server): everything opened so far is
  * closed again and the whole start is retried with backoff. */
@@ -154,7 +202,7 @@ static int open_run(pipe_run_t *r)
         if (rc == 0)
             rc = stream_pipeline_prepare(r->p, r->store);
         if (rc == 0)
-            rc = open_tasks(r);
+            rc = open_versioned(r);
         if (rc != CORE_EIO)
             return rc;
         if (!r->stats.paused)
@@ -208,13 +256,16 @@ static int tick(pipe_run_t *r, bool final)
         top = CORE_MAX(top, r->tasks[i]->wm);
     for (int32_t i = 0; i < r->ntasks; i++) {
         stream_task_t *t = r->tasks[i];
-        if (r->p->idle_us > 0 && now - t->last_record_ms >= r->p->idle_us / 1000) {
+        if (!r->driven && r->p->idle_us > 0 && now - t->last_record_ms >= r->p->idle_us / 1000) {
             t->idle = true;
             stream_task_advance(t, top);
         }
+        int rc = stream_task_tick(t, final); /* sinks: rolls by age, durability */
+        if (rc != 0)
+            return rc;
         bool due = final || now - t->last_commit_ms >= r->p->commit_interval_ms;
-        if (due && (t->pending > 0 || t->wm_moved || t->flushed)) {
-            int rc = commit(r, t);
+        if (due && (t->pending > 0 || t->wm_moved || t->flushed || t->dirty)) {
+            rc = commit(r, t);
             if (rc != 0)
                 return rc;
         }
@@ -237,6 +288,57 @@ static bool caught_up(const pipe_run_t *r)
     return true;
 }
 
+/* After a fenced commit: whether a replay switched the view since the
+ * tasks were opened (the fence was the switch's), rather than another
+ * owner claiming a partition (a zombie). */
+static bool switched(pipe_run_t *r)
+{
+    char fence[CORE_ERROR_DETAIL_MAX]; /* kept for the zombie's error */
+    snprintf(fence, sizeof fence, "%s", core_error_detail());
+    int64_t backoff = BACKOFF_MIN;
+    bool yes = false;
+    for (;;) {
+        int64_t v = 0;
+        int rc = read_version(r, &v);
+        if (rc == 0)
+            yes = v != r->version;
+        if (rc == 0 || rc != CORE_EIO || back_off(r, &backoff) != 0)
+            break;
+    }
+    if (!yes)
+        core_error(CORE_EFAILED, "%s", fence);
+    return yes;
+}
+
+static void close_run(pipe_run_t *r)
+{
+    close_tasks(r);
+    store_batch_destroy(r->batch);
+    r->batch = NULL;
+    if (!r->driven)
+        store_close(r->store);
+    r->store = NULL;
+}
+
+/* A replay switched the view: drops what was not committed (the new
+ * version holds it, or the reopened tasks read it again) and starts over
+ * on a fresh connection, at the handed-over offsets. */
+static int reopen(pipe_run_t *r)
+{
+    int64_t was = r->version;
+    store_batch_reset(r->batch);
+    close_tasks(r);
+    store_close(r->store);
+    r->store = NULL;
+    int rc = open_run(r);
+    if (rc == 0)
+        core_log(CORE_LOG_INFO, "stream",
+                 "pipeline %s: view %s switched from version %lld to %lld by a replay; "
+                 "partitions reopened",
+                 r->p->name, r->p->out_name, (long long)was, (long long)r->version);
+    return rc;
+}
+
 static int run_loop(pipe_run_t *r)
 {
     int rc = 0;
@@ -247,6 +349,12 @@ static int run_loop(pipe_run_t *r)
             rc = pump(r, r->tasks[i], &got);
         if (rc == 0)
             rc = tick(r, false);
+        if (rc == CORE_EFAILED && switched(r)) {
+            rc = reopen(r);
+            continue;
+        }
+        if (r->on_loop != NULL)
+            r->on_loop(r->on_loop_arg);
         if (rc != 0 || (r->until != NULL && caught_up(r)))
             break;
         if (got == 0)
@@ -254,16 +362,9 @@ static int run_loop(pipe_run_t *r)
     }
     if (rc == 0)
         rc = tick(r, true);
+    if (rc == CORE_EFAILED && switched(r))
+        rc = 0; /* stopping: the next start resumes at the handed-over offsets */
     return rc;
-}
-
-static void close_run(pipe_run_t *r)
-{
-    close_tasks(r);
-    store_batch_destroy(r->batch);
-    r->batch = NULL;
-    store_close(r->store);
-    r->store = NULL;
 }
 
 static int run(pipe_run_t *r)
@@ -417,4 +518,88 @@ int stream_pipeline_run_once(stream_pipeline_t *p, bus_t *bus, const char *store
         *stats = r->stats;
     core_free(r);
     return rc;
+}
+
+/* ---- Driven runs (the replay). */
+
+int stream_drive_open(stream_pipeline_t *p, bus_t *bus, store_t *s, const int *stop,
+                      stream_drive_t **out)
+{
+    *out = NULL;
+    pipe_run_t *r = core_calloc(CORE_MEM_STREAM, 1, sizeof *r);
+    if (r == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    r->p = p;
+    r->bus = bus;
+    r->store = s;
+    r->driven = true;
+    r->stop = stop;
+    r->stats.watermark_us = INT64_MIN;
+    int rc = store_batch_create(&r->batch);
+    if (rc == 0)
+        rc = p->ops->prepare(p, s);
+    if (rc == 0)
+        rc = open_tasks(r);
+    if (rc == 0) {
+        r->until = core_calloc(CORE_MEM_STREAM, (size_t)r->ntasks + 1, sizeof *r->until);
+        if (r->until == NULL)
+            rc = core_error(CORE_ENOMEM, "stream: out of memory");
+    }
+    if (rc != 0) {
+        stream_drive_close(r);
+        return rc;
+    }
+    r->stats.running = true;
+    *out = r;
+    return 0;
+}
+
+int stream_drive_round(stream_drive_t *r, const int64_t *until, void (*on_loop)(void *arg),
+                       void *arg)
+{
+    for (int32_t i = 0; i < r->ntasks; i++)
+        r->until[i] = until[i];
+    r->on_loop = on_loop;
+    r->on_loop_arg = arg;
+    int rc = run_loop(r);
+    r->on_loop = NULL;
+    if (rc == 0 && !caught_up(r))
+        rc = core_error(CORE_ECLOSED, "pipeline %s: stopped", r->p->name);
+    return rc;
+}
+
+int32_t stream_drive_partitions(const stream_drive_t *r)
+{
+    return r->ntasks;
+}
+
+int64_t stream_drive_end(stream_drive_t *r, int32_t i)
+{
+    return bus_reader_end(r->tasks[i]->reader);
+}
+
+int64_t stream_drive_position(const stream_drive_t *r, int32_t i)
+{
+    return bus_reader_position(r->tasks[i]->reader);
+}
+
+int64_t stream_drive_committed(const stream_drive_t *r, int32_t i)
+{
+    return r->tasks[i]->committed;
+}
+
+const stream_stats_t *stream_drive_stats(const stream_drive_t *r)
+{
+    return &r->stats;
+}
+
+void stream_drive_close(stream_drive_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r->batch != NULL)
+        store_batch_reset(r->batch);
+    close_run(r);
+    core_free(r->until);
+    core_free(r);
 }

@@ -43,7 +43,8 @@ typedef enum {
     STREAM_KIND_TABLE,
     STREAM_KIND_AGGREGATE,
     STREAM_KIND_DETECT,
-    STREAM_KIND_CDC
+    STREAM_KIND_CDC,
+    STREAM_KIND_SINK /* records go to a sink (stream_sink_ops_t, below), not to store rows */
 } stream_kind_t;
 
 typedef enum { STREAM_EMIT_UPDATE, STREAM_EMIT_FINAL } stream_emit_t;
@@ -77,6 +78,9 @@ typedef struct {
     int line;
 } stream_rule_def_t;
 
+/* The interface of a sink (STREAM_KIND_SINK): see "Sinks" below. */
+typedef struct stream_sink_ops stream_sink_ops_t;
+
 /* A pipeline as configured. All pointers are borrowed by
  * stream_pipeline_compile, which copies what it keeps; the schema must
  * outlive the compiled pipeline. */
@@ -106,6 +110,12 @@ typedef struct {
     size_t nrules;
     int64_t commit_interval_ms;
     int64_t commit_records;
+    /* sink: its interface and the sink itself, which compile takes (also
+     * when it fails): the compiled pipeline destroys it with
+     * sink_ops->destroy. Also uses max_ooo_ms and idle_timeout_ms for its
+     * watermark. */
+    const stream_sink_ops_t *sink_ops;
+    void *sink;
     int line;
 } stream_pipeline_def_t;
 
@@ -139,7 +149,7 @@ typedef struct {
     int64_t late;      /* sent to the dlq as late */
     int64_t filtered;  /* dropped by the filter (counted, not an error) */
     int64_t anomalies; /* anomaly rows written */
-    int64_t rows;      /* table or view rows written */
+    int64_t rows;      /* table or view rows written; sinks: rows made durable */
     int64_t commits;
     int64_t commit_errors; /* failed attempts (store unreachable, ...) */
     int64_t commit_us_total;
@@ -148,8 +158,10 @@ typedef struct {
     int64_t open_windows;
     int64_t state_bytes;
     bool running;
-    bool paused; /* waiting for the store to come back */
-    bool failed; /* stopped for good; see error */
+    bool paused;          /* waiting for the store to come back */
+    bool failed;          /* stopped for good; see error */
+    int64_t view_version; /* aggregate: the view version its tasks run at (stream.h,
+                           * "Replay"); 0 until started */
     char error[256];
     /* Append-to-commit latency: counts of records per bucket, bucket i
      * holding latencies below STREAM_LATENCY_BOUND_MS(i) ms. */
@@ -288,5 +300,183 @@ typedef struct {
  * and the store's errors (CORE_EIO: retry the run). */
 int stream_recompute(stream_pipeline_t *p, bus_t *bus, store_t *store,
                      const stream_recompute_opts_t *opts, stream_recompute_stats_t *out);
+
+/* ---- Replay (Kappa mode): a new version of an aggregate pipeline's view,
+ * rebuilt from offset 0 while the current version keeps serving, then
+ * switched to atomically (docs/replay.md).
+ *
+ * The pipeline runs under the name "<pipeline>@v<N>" into the table
+ * "<view>__v<N>" (N = the registry's version + 1), from offset 0 of every
+ * partition, in rounds: each round reads every partition up to its end
+ * offset when the round starts and commits as configured. The idle timeout
+ * does not apply: each partition's watermark follows its own events, so the
+ * new version depends on the log alone. After a round, once every
+ * partition's committed offset is at or past the live pipeline's, one store
+ * transaction:
+ *   - carries the batch layer's rows over from the current table (when the
+ *     definition did not change),
+ *   - drops the current table and renames the new one to the view's name,
+ *     so every reader, SQL clients included, sees either version whole,
+ *   - hands the new version's offsets and watermarks (and keyed state) to
+ *     the live pipeline's name with a bumped epoch, so a running live
+ *     task's next commit is fenced; the runtime tells this fence from a
+ *     zombie's by the registry version and reopens its tasks,
+ *   - moves the replay's dlq rows to the live pipeline (those of offsets
+ *     it has not seen; the others are duplicates),
+ *   - sets the registry's version to N (and the definition to p's).
+ * If the live pipeline committed past the new version meanwhile, the
+ * transaction is rolled back and another round runs. Queries never see the
+ * view shrink: at the switch the new version holds every offset the old
+ * one held.
+ *
+ * A replay that fails or is stopped drops what it built; a later replay
+ * also removes what a crashed one left. Only one replay of a view may run
+ * at a time (the batch layer's job claim sees to that; docs/replay.md). */
+typedef struct {
+    int64_t version;   /* the version being built */
+    const char *phase; /* "replaying", "catching up", "switching", "switched" (static) */
+    int64_t done;      /* records the new version has read, over all partitions */
+    int64_t total;     /* the partitions' end offsets, summed, at the last look */
+    int64_t behind;    /* offsets the live pipeline had committed beyond the new
+                        * version at the last look (0: none) */
+    int64_t rounds;    /* rounds completed */
+} stream_replay_progress_t;
+
+typedef struct {
+    const int *stop; /* may be NULL; non-zero (atomic load): stop */
+    /* Called on the replaying thread about every progress_ms, and at each
+     * phase change. Must be quick. May be NULL. */
+    void (*progress)(void *arg, const stream_replay_progress_t *pr);
+    int64_t progress_ms; /* 0: 1000 */
+    /* Called after a successful switch, once per partition, with the
+     * offsets [from, to) the new version read (lineage). May be NULL. */
+    int (*range_fn)(void *arg, int32_t partition, int64_t from_offset, int64_t to_offset);
+    void *arg;
+} stream_replay_opts_t;
+
+typedef struct {
+    int64_t version; /* the view's version serving at the end (N after a switch) */
+    int64_t records; /* records read */
+    int64_t valid, invalid, late, filtered;
+    int64_t rows; /* view rows written by the new version */
+    int64_t commits;
+    int64_t rounds;     /* rounds run */
+    int64_t attempts;   /* switch transactions tried (more than one: the live
+                         * pipeline had moved ahead) */
+    int64_t batch_rows; /* batch-layer rows carried over */
+} stream_replay_stats_t;
+
+/* Replays aggregate pipeline p (borrowed and used exclusively: no runtime
+ * may run this compiled pipeline meanwhile; its name and output table are
+ * the new version's for the duration and restored before returning) over
+ * bus and the store at store_url (own connection, migrated here), on the
+ * calling thread. A runtime running another compile of the same pipeline
+ * (`strata up`) keeps running across the switch. out (may be NULL) gets
+ * the figures, also on failure. Errors: CORE_EINVAL (not an aggregate; a
+ * view name too long for a version suffix), CORE_ECLOSED (stopped),
+ * CORE_EEXIST (another replay switched the view first, or a table of the
+ * new version's name belongs to another view), the bus's and the store's
+ * errors; on every error the new version is dropped. */
+int stream_replay(stream_pipeline_t *p, bus_t *bus, const char *store_url,
+                  const stream_replay_opts_t *opts, stream_replay_stats_t *out);
+
+/* The view's version in the registry (1 when created, N after the N-1th
+ * replay); 0 when the view is not registered. */
+int stream_view_version(store_t *s, const char *view, int64_t *version);
+
+/* ---- Sinks: pipelines whose output leaves the store (the lake's
+ * `archive`).
+ *
+ * A pipeline of kind STREAM_KIND_SINK hands every valid record that its
+ * filter keeps, decoded by its schema, to a sink (def->sink_ops, def->sink)
+ * instead of writing store rows. Invalid records go to the dlq as for every
+ * kind; a record the sink refuses (write() returns CORE_EINVAL, with a
+ * detail) goes to the dlq with kind "sink" and that detail as the reason.
+ *
+ * The sink keeps one part per partition task: opened when the task starts,
+ * closed when it ends. Every call for one pipeline comes from its thread,
+ * so parts may share the sink object without a lock.
+ *
+ * Exactly once. A part makes records durable on its own schedule (files
+ * that roll). At each commit the runtime:
+ *   1. calls flush(): the part adds its state changes with put(); they are
+ *      committed in the same transaction as the offset (strata_state, name
+ *      "sink", per pipeline and partition);
+ *   2. calls hold(): the lowest offset whose record is not yet durable
+ *      (INT64_MAX: none), and commits min(next, hold) as the partition's
+ *      next offset, so a restart reads those records again;
+ *   3. after the transaction succeeded, calls committed(): the part may now
+ *      publish what the commit covers. Errors there are kept by the part
+ *      and returned by its next tick().
+ * A commit that failed is retried with the same batch, without a second
+ * flush(). After a restart the part is opened with the committed state
+ * entries and offset, and is handed the records from that offset on again:
+ * it must skip those it had already made durable.
+ *
+ * tick() runs on every pass of the pipeline's loop with the partition's
+ * watermark (the largest event time seen minus max_out_of_orderness, or
+ * the highest watermark of the pipeline for an idle partition). It returns
+ * 1 when the part has something to commit although no record came (the
+ * runtime then commits at the commit interval), 0 when not, or an error,
+ * which stops the pipeline. `final` is set when the runtime stops or a
+ * run_once ends: the part should make everything durable now. */
+
+/* One committed state entry: bytes, borrowed for the call. */
+typedef struct {
+    const char *key;
+    size_t key_len;
+    const void *state;
+    size_t state_len;
+} stream_sink_entry_t;
+
+/* What a part is opened with. Everything is borrowed for open() only. */
+typedef struct {
+    const char *pipeline;
+    const char *topic;
+    int32_t partition;
+    int32_t partitions; /* the topic's partition count */
+    const schema_t *schema;
+    int64_t epoch;        /* this task's claim; differs at every start */
+    int64_t committed;    /* the next offset as committed: records come again from here */
+    int64_t watermark_us; /* as committed; INT64_MIN: none */
+    const stream_sink_entry_t *state; /* the committed entries, ordered by key */
+    size_t nstate;
+    int64_t *rows; /* the pipeline's `rows` figure: the part adds the rows it
+                    * made durable (pipeline thread only) */
+} stream_sink_open_t;
+
+/* One record handed to write(). Values borrow the record's bytes for the
+ * call only. */
+typedef struct {
+    const schema_value_t *values; /* one per schema field, in schema order */
+    const char *key;              /* NULL: a null key */
+    size_t key_len;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_us; /* the record's timestamp */
+    int64_t event_us;     /* its event time: the event_time field, else timestamp_us */
+} stream_sink_record_t;
+
+/* Adds key -> state to the coming commit (state NULL: delete the key). */
+typedef int (*stream_sink_put_fn)(void *ctx, const char *key, size_t key_len, const void *state,
+                                  size_t state_len);
+
+struct stream_sink_ops {
+    /* Opens the part of info->partition: restores info->state and puts the
+     * partition's output in the state the commit describes. */
+    int (*open)(void *sink, const stream_sink_open_t *info, void **part);
+    /* One record, in offset order. CORE_EINVAL: refused (to the dlq). */
+    int (*write)(void *part, const stream_sink_record_t *rec);
+    int (*tick)(void *part, int64_t watermark_us, bool final);
+    int (*flush)(void *part, stream_sink_put_fn put, void *ctx);
+    int64_t (*hold)(void *part);
+    /* The commit holding flush()'s state succeeded: next_offset is now the
+     * committed offset. */
+    void (*committed)(void *part, int64_t next_offset, int64_t watermark_us);
+    /* Drops the part (what is not durable is discarded). NULL is ignored. */
+    void (*close)(void *part);
+    /* Frees the sink, after its parts are closed. NULL is ignored. */
+    void (*destroy)(void *sink);
+};
 
 #endif

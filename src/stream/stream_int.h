@@ -46,12 +46,21 @@ typedef struct {
     /* After a successful commit. May be NULL. */
     void (*committed)(stream_task_t *t);
     void (*task_fini)(stream_task_t *t);
+    /* Optional (sinks). The lowest offset whose effects are not yet
+     * durable, asked after flush: the commit stores min(next, hold) as the
+     * next offset. INT64_MAX: nothing held. */
+    int64_t (*hold)(stream_task_t *t);
+    /* Optional (sinks). Every pass of the runtime's loop (final: it is
+     * stopping). Returns 1 when the kind has state to commit although no
+     * record came, 0, or an error that stops the pipeline. */
+    int (*tick)(stream_task_t *t, bool final);
 } stream_kind_ops_t;
 
 extern const stream_kind_ops_t stream_kind_table_ops;
 extern const stream_kind_ops_t stream_kind_aggregate_ops;
 extern const stream_kind_ops_t stream_kind_detect_ops;
 extern const stream_kind_ops_t stream_kind_cdc_ops;
+extern const stream_kind_ops_t stream_kind_sink_ops;
 
 typedef struct {
     char *name;
@@ -111,6 +120,10 @@ struct stream_pipeline {
     size_t ndetectors;
 
     char *definition; /* JSON registered in strata_views */
+
+    /* sink: taken from the definition; destroyed with the pipeline */
+    const stream_sink_ops_t *sink_ops;
+    void *sink;
 };
 
 /* One partition of a pipeline, on the pipeline's thread. */
@@ -140,14 +153,17 @@ struct stream_task {
     bool wm_moved;          /* the watermark moved since the last commit */
 
     stream_winop_t *winop; /* aggregate */
-    void *kind_state;      /* detect, cdc */
+    void *kind_state;      /* detect, cdc; sink: its part */
 
     stream_stats_t *stats;      /* the pipeline's, owned by the runtime */
     stream_commit_fn on_commit; /* may be NULL */
     void *on_commit_arg;
     int64_t *lat_ts; /* record timestamps (ms) awaiting commit, sampled */
     size_t nlat, caplat;
-    bool detached; /* stream_task_create_detached(): no reader, no kind state */
+    bool detached;      /* stream_task_create_detached(): no reader, no kind state */
+    int32_t partitions; /* the topic's partition count (sinks) */
+    bool dirty;         /* the kind's tick() has state to commit */
+    int64_t flush_next; /* the next offset in the flushed batch (held back by hold()) */
 };
 
 /* What stream_task_check() found for a record. */
@@ -211,6 +227,9 @@ int stream_task_record(stream_task_t *t, const bus_record_t *rec);
 int stream_task_commit(stream_task_t *t, store_t *s);
 /* Moves the watermark to at least wm (idle partitions). */
 void stream_task_advance(stream_task_t *t, int64_t wm);
+/* The kind's periodic work (tick op); sets t->dirty when it has state to
+ * commit. 0 or the kind's error. */
+int stream_task_tick(stream_task_t *t, bool final);
 
 /* pipeline.c / view.c */
 /* Index of aggregate i's first column in a view row. */
@@ -225,5 +244,31 @@ void stream_view_row_values(const stream_pipeline_t *p, const stream_winop_row_t
 int stream_pipeline_definition(stream_pipeline_t *p, const stream_pipeline_def_t *d);
 /* Creates the output table and registers a view (pipeline thread). */
 int stream_pipeline_prepare(stream_pipeline_t *p, store_t *s);
+
+/* runtime.c: a pipeline driven by its caller, on the caller's thread and
+ * store connection (the replay): every partition's task, run in rounds.
+ * The idle timeout is not applied, so each partition's watermark follows
+ * its own events only, and no registry version is tracked. */
+typedef struct stream_drive stream_drive_t;
+/* Prepares p's output table on s (borrowed; must outlive the drive) and
+ * claims every partition under p's name. stop may be NULL. */
+int stream_drive_open(stream_pipeline_t *p, bus_t *bus, store_t *s, const int *stop,
+                      stream_drive_t **out);
+/* Reads each partition i up to offset until[i] (partitions entries),
+ * committing as configured, then commits everything. on_loop (may be NULL)
+ * is called after every pass over the partitions. CORE_ECLOSED when
+ * stopped before the end; the store's errors (CORE_EIO is retried inside,
+ * with backoff, until stopped). */
+int stream_drive_round(stream_drive_t *d, const int64_t *until, void (*on_loop)(void *arg),
+                       void *arg);
+int32_t stream_drive_partitions(const stream_drive_t *d);
+/* Partition i's end offset now, the next offset the drive will read, and
+ * its committed offset. */
+int64_t stream_drive_end(stream_drive_t *d, int32_t i);
+int64_t stream_drive_position(const stream_drive_t *d, int32_t i);
+int64_t stream_drive_committed(const stream_drive_t *d, int32_t i);
+const stream_stats_t *stream_drive_stats(const stream_drive_t *d);
+/* Closes the tasks (what is not committed is dropped). NULL is ignored. */
+void stream_drive_close(stream_drive_t *d);
 
 #endif

@@ -21,7 +21,12 @@
  *
  * Commit state: `flushed` is set once the kind's state and the offset are
  * in the batch; a commit that failed with CORE_EIO is retried with the same
- * batch, without flushing again.
+ * batch, without flushing again. The offset committed is `next` (past every
+ * record processed), except for kinds with a hold() (sinks): those commit
+ * min(next, hold), the first offset whose record is not yet durable, so a
+ * restart reads such records again (flush_next keeps the value across
+ * retries). A kind with a tick() may ask for a commit without new records
+ * (`dirty`).
  *
  * Threading: a task is used only by its pipeline's thread.
  */
@@ -255,6 +260,8 @@ int stream_task_create(stream_pipeline_t *p, int32_t partition, bus_t *bus, stor
     t->next = t->committed;
     if (rc == 0)
         rc = bus_reader_open(bus, p->topic, partition, t->committed, &t->reader);
+    if (rc == 0)
+        rc = bus_partitions(bus, p->topic, &t->partitions);
     if (rc == 0 && p->ops->task_init != NULL)
         rc = p->ops->task_init(t, s);
     if (rc != 0) {
@@ -479,19 +486,41 @@ static void record_latency(stream_task_t *t)
     t->nlat = 0;
 }
 
+int stream_task_tick(stream_task_t *t, bool final)
+{
+    if (t->p->ops->tick == NULL)
+        return 0;
+    int rc = t->p->ops->tick(t, final);
+    if (rc > 0)
+        t->dirty = true;
+    return rc > 0 ? 0 : rc;
+}
+
+/* The next offset a commit stores: past every record processed, held back
+ * by the kind to its first record that is not yet durable (sinks), never
+ * behind what is committed. */
+static int64_t commit_offset(stream_task_t *t)
+{
+    int64_t next = t->next;
+    if (t->p->ops->hold != NULL)
+        next = CORE_MIN(next, t->p->ops->hold(t));
+    return CORE_MAX(next, t->committed);
+}
+
 int stream_task_commit(stream_task_t *t, store_t *s)
 {
     int rc = 0;
-    int64_t next = t->next;
     if (!t->flushed) {
         rc = t->p->ops->flush != NULL ? t->p->ops->flush(t) : 0;
+        t->flush_next = commit_offset(t);
         if (rc == 0)
-            rc = store_batch_offset(t->batch, t->p->name, t->p->topic, t->partition, next, t->epoch,
-                                    t->wm);
+            rc = store_batch_offset(t->batch, t->p->name, t->p->topic, t->partition, t->flush_next,
+                                    t->epoch, t->wm);
         if (rc != 0)
             return rc;
         t->flushed = true;
     }
+    int64_t next = t->flush_next;
     int64_t start = core_mono_ms();
     rc = store_commit(s, t->batch);
     if (rc != 0) {
@@ -503,6 +532,7 @@ int stream_task_commit(stream_task_t *t, store_t *s)
     t->committed = next;
     t->pending = 0;
     t->wm_moved = false;
+    t->dirty = false;
     t->last_commit_ms = core_mono_ms();
     t->stats->commits++;
     t->stats->commit_us_total += (t->last_commit_ms - start) * 1000;

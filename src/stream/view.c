@@ -20,6 +20,10 @@
  *
  * The definition stored in the registry holds what a query needs to read
  * the columns back: the aggregates' names and functions, and the emit mode.
+ * The registry's version counts the view's versions: 1 when registered,
+ * raised by each replay (replay.c), whose switch renames the new version's
+ * table to the view's name, so queries always read the table by that name.
+ * Registering again (every start) keeps the version.
  */
 #include "stream/stream_int.h"
 
@@ -47,6 +51,8 @@ static const char *kind_name(stream_kind_t k)
         return "detect";
     case STREAM_KIND_CDC:
         return "cdc";
+    case STREAM_KIND_SINK:
+        return "sink";
     }
     return "?";
 }
@@ -122,6 +128,22 @@ int stream_pipeline_prepare(stream_pipeline_t *p, store_t *s)
                       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET "
                       "pipeline = excluded.pipeline, definition = excluded.definition",
                       v, 4, NULL, NULL, NULL);
+}
+
+static int take_version(void *arg, const schema_value_t *v, size_t n)
+{
+    if (n < 1 || (v[0].type != SCHEMA_INT && v[0].type != SCHEMA_NULL))
+        return core_error(CORE_ECORRUPT, "strata_views: version is not an integer");
+    *(int64_t *)arg = v[0].type == SCHEMA_INT ? v[0].v.i : 1;
+    return 0;
+}
+
+int stream_view_version(store_t *s, const char *view, int64_t *version)
+{
+    *version = 0;
+    schema_value_t name = {.type = SCHEMA_STRING, .v.s = {view, strlen(view)}};
+    return store_exec(s, "SELECT \"version\" FROM \"strata_views\" WHERE \"name\" = ?1", &name, 1,
+                      take_version, version, NULL);
 }
 
 int stream_views_list(store_t *s, store_row_fn fn, void *arg)

@@ -7,6 +7,8 @@
 #
 # usage: jobs_crash.sh STRATA
 set -euo pipefail
+# The HTTP server of `strata up` on a free port: tests run side by side.
+export STRATA_HTTP_LISTEN=127.0.0.1:0
 strata=$1
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)

@@ -8,6 +8,8 @@
 #
 # usage: cli.sh STRATA
 set -uo pipefail
+# The HTTP server of `strata up` on a free port: tests run side by side.
+export STRATA_HTTP_LISTEN=127.0.0.1:0
 strata=${1:?usage: cli.sh STRATA}
 work=$(mktemp -d)
 pid=

@@ -10,6 +10,8 @@
 #
 # usage: crash.sh STRATA sqlite|postgres [CYCLES] [EVENTS] [SEED]
 set -euo pipefail
+# The HTTP server of `strata up` on a free port: tests run side by side.
+export STRATA_HTTP_LISTEN=127.0.0.1:0
 strata=$1 backend=$2 cycles=${3:-20} events=${4:-60000} seed=${5:-11}
 here=$(cd "$(dirname "$0")" && pwd)
 node_dir=$(cd "$here/../../node" && pwd)

@@ -1045,7 +1045,7 @@ static void test_print_keys(void **state)
         "### `schemas[].fields[]`\n",
         "| `format` | timestamp format | `auto` |  | type: timestamp |",
         "### `pipelines[]`\n",
-        "| `kind` | one of `table`, `aggregate`, `detect`, `cdc` | **required** |",
+        "| `kind` | one of `table`, `aggregate`, `detect`, `cdc`, `archive` | **required** |",
         "| `commit.interval` | duration | `100ms` | 1ms to 1h |  |",
         "| `window.slide` | duration | **required** for type: hopping | 1ms to 365d | kind: "
         "aggregate; type: hopping |",

@@ -1,0 +1,220 @@
+/*
+ * http: strata's HTTP server (libmicrohttpd underneath): routing with path
+ * parameters, capped request bodies, responses built in memory (JSON
+ * helpers on core's writer) or streamed from a callback, and the decoding
+ * of record-carrying bodies (a JSON array, or NDJSON).
+ *
+ * The module is generic: it knows no topic, pipeline or store. app/
+ * registers handlers that close over the read-only interfaces it chooses
+ * to hand out (DESIGN.md §2). The only built-in route is GET /healthz.
+ *
+ * Lifecycle: http_config_default() -> adjust -> http_server_create()
+ * (checks the settings, binds the listener: the port is known from here
+ * on) -> http_route() for every route -> http_server_start() (the worker
+ * threads) -> http_server_stop() -> http_server_destroy().
+ *
+ * Requests: a handler runs on a server thread once the whole body has
+ * arrived (at most max_body_bytes; past that the server answers 413 and
+ * never calls the handler). It reads the request through the accessors
+ * below and answers exactly once with one of the http_respond* calls. A
+ * handler that returns without answering gets a 500 sent for it (with the
+ * thread's error detail when it returned a negative code).
+ *
+ * Threading: create, route, start, stop and destroy belong to one thread.
+ * Handlers run concurrently on up to `threads` server threads, so their
+ * `arg` must be safe to share; a request and everything borrowed from it
+ * belong to the thread running its handler, until the handler returns.
+ * http_server_port() and http_server_stats() may be called from any thread.
+ */
+#ifndef STRATA_HTTP_H
+#define STRATA_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/core.h"
+
+typedef struct http_server http_server_t;
+typedef struct http_request http_request_t;
+
+/* Bounds of the settings (http_server_create checks them). */
+#define HTTP_MAX_THREADS        64
+#define HTTP_MIN_HEADER_BYTES   4096
+#define HTTP_MAX_ROUTE_SEGMENTS 16 /* path segments of a route pattern */
+#define HTTP_MAX_PARAMS         8  /* {params} in one pattern */
+
+typedef struct {
+    const char *listen;        /* "127.0.0.1:8080", "[::1]:8080", "localhost:8080";
+                                * port 0 picks a free one. Borrowed during create. */
+    size_t max_body_bytes;     /* request body cap; 413 past it. 8 MiB */
+    size_t max_header_bytes;   /* per-connection memory for the request line and
+                                * headers (libmicrohttpd's memory limit); >=
+                                * HTTP_MIN_HEADER_BYTES. 32 KiB */
+    size_t max_response_bytes; /* cap of a response built with the JSON helpers. 64 MiB */
+    unsigned max_connections;  /* open connections; more are refused. 256 */
+    unsigned threads;          /* server threads, 1..HTTP_MAX_THREADS. 2 */
+    unsigned idle_timeout_s;   /* an idle connection is closed after this. 30 */
+} http_config_t;
+
+void http_config_default(http_config_t *cfg);
+
+/* Checks cfg and binds the listener. Errors: CORE_EINVAL (a setting out of
+ * bounds, or a listen address that is not host:port; the detail names
+ * it), CORE_EIO (the bind failed: the detail says why), CORE_ENOMEM. *out
+ * is owned by the caller (http_server_destroy). */
+int http_server_create(const http_config_t *cfg, http_server_t **out);
+
+/* The handler of a route. arg is the pointer given to http_route. Returns
+ * 0, or a negative CORE_E* code (with core_error detail) when it failed
+ * before answering. */
+typedef int (*http_handler_fn)(http_request_t *req, void *arg);
+
+/* Adds a route: method ("GET", "POST", ...; copied) and a path pattern
+ * (copied) of literal segments and {name} parameters, each matching one
+ * whole non-empty segment: "/topics/{topic}/records". A GET route also
+ * answers HEAD. Routes are tried in the order added; the first match wins.
+ * A path that matches some route but not with this method gets 405 with an
+ * Allow header; a path no route matches gets 404. Only before
+ * http_server_start(). Errors: CORE_EINVAL (bad pattern, too many segments
+ * or parameters, server started), CORE_ENOMEM. */
+int http_route(http_server_t *s, const char *method, const char *pattern, http_handler_fn fn,
+               void *arg);
+
+/* Starts the worker threads. CORE_EIO if libmicrohttpd refuses to start
+ * (detail set), CORE_EINVAL if already started. */
+int http_server_start(http_server_t *s);
+/* The bound port (useful with port 0). Any thread. */
+int http_server_port(const http_server_t *s);
+/* Stops accepting, closes the connections and joins the threads: handlers
+ * running now finish first. Idempotent. */
+void http_server_stop(http_server_t *s);
+/* Stops if needed and frees everything. NULL is ignored. */
+void http_server_destroy(http_server_t *s);
+
+/* Counters, for /metrics later; read with relaxed atomics. */
+typedef struct {
+    int64_t requests;         /* requests that reached the router */
+    int64_t responses[6];     /* answers by class: [2] = 2xx ... [5] = 5xx */
+    int64_t body_bytes;       /* request body bytes accepted */
+    int64_t oversized_bodies; /* 413 for a body over max_body_bytes */
+    int64_t not_found;        /* 404 from the router */
+    int64_t bad_method;       /* 405 from the router */
+    int64_t handler_errors;   /* handlers that returned without answering */
+} http_stats_t;
+void http_server_stats(const http_server_t *s, http_stats_t *out);
+
+/* ------------------------------------------------------------------------
+ * Reading a request. Every string is borrowed from the request (valid
+ * until the handler returns) and NUL-terminated.
+ * ------------------------------------------------------------------------ */
+
+const char *http_request_method(const http_request_t *r);
+/* The path, percent-decoded, without the query string. */
+const char *http_request_path(const http_request_t *r);
+/* The value of the route's {name} parameter, or NULL. */
+const char *http_request_param(const http_request_t *r, const char *name);
+/* The (decoded) value of query argument name, or NULL when absent; "" for
+ * "?name" or "?name=". When repeated, the first one. */
+const char *http_request_query(const http_request_t *r, const char *name);
+/* A request header (case-insensitive name), or NULL. */
+const char *http_request_header(const http_request_t *r, const char *name);
+/* True if the Content-Type's media type (before any ';' parameters) is
+ * `media`, compared case-insensitively. */
+bool http_request_content_type_is(const http_request_t *r, const char *media);
+/* The body: *len bytes at the returned pointer (not NUL-terminated; NULL
+ * with *len 0 when empty). At most max_body_bytes. */
+const char *http_request_body(const http_request_t *r, size_t *len);
+
+/* ------------------------------------------------------------------------
+ * Answering. Exactly one http_respond* call per request succeeds; a second
+ * gives CORE_EINVAL. Status codes are HTTP's (100..599). Content types
+ * are copied.
+ * ------------------------------------------------------------------------ */
+
+/* Adds a header to the coming response (name and value copied; at most 8
+ * per request). CORE_EINVAL for a name or value holding CR or LF, or too
+ * many; CORE_ENOMEM. */
+int http_response_header(http_request_t *r, const char *name, const char *value);
+/* Answers with a copy of body[0..len). */
+int http_respond(http_request_t *r, int status, const char *content_type, const void *body,
+                 size_t len);
+/* Answers with body[0..len), borrowed: it must outlive the server (an
+ * embedded file). */
+int http_respond_static(http_request_t *r, int status, const char *content_type, const void *body,
+                        size_t len);
+
+/* JSON answers: http_json() gives a writer over the request's response
+ * buffer (capped at max_response_bytes; the same writer on every call);
+ * the handler writes one document and calls http_respond_json(), which
+ * answers `status` with Content-Type application/json. A writer error
+ * (the document incomplete, the cap hit) answers 500 instead and returns
+ * the error. */
+core_json_writer_t *http_json(http_request_t *r);
+int http_respond_json(http_request_t *r, int status);
+/* Answers {"error": "<message>"} with `status`; the message is formatted
+ * from fmt and truncated at 1 KiB. Discards whatever http_json() held. */
+int http_respond_error(http_request_t *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Streamed answers (chunked transfer encoding), for bodies produced bit by
+ * bit. fn fills buf[0..cap) with the bytes at position pos of the body and
+ * returns how many (> 0), HTTP_STREAM_END when the body is complete, or
+ * HTTP_STREAM_ERROR to abort the connection. It runs on a server thread
+ * after the handler returned, and must not return 0 (that would spin the
+ * thread; long waits such as server-sent events need connection
+ * suspension, not built yet). free_fn(arg) (may be NULL) runs once when
+ * the response is done with, also when http_respond_stream itself fails. */
+#define HTTP_STREAM_END   ((ssize_t)-1)
+#define HTTP_STREAM_ERROR ((ssize_t)-2)
+typedef ssize_t (*http_stream_fn)(void *arg, uint64_t pos, char *buf, size_t cap);
+int http_respond_stream(http_request_t *r, int status, const char *content_type, http_stream_fn fn,
+                        void (*free_fn)(void *arg), void *arg);
+
+/* ------------------------------------------------------------------------
+ * Record bodies: a JSON document (an array of values, or one value) or
+ * NDJSON (one value per line), split into the byte spans of its records.
+ * Pure functions over the bytes; thread-safe.
+ * ------------------------------------------------------------------------ */
+
+typedef enum {
+    HTTP_BODY_JSON,  /* an array: each element is a record; any other value is one record */
+    HTTP_BODY_NDJSON /* each non-blank line is a record ("\n" or "\r\n" ends a line) */
+} http_body_format_t;
+
+/* One record of a body: body[offset .. offset+len) is one complete, valid
+ * JSON value (any type: callers check for objects), without surrounding
+ * whitespace. line is the 1-based line of the body where it starts. */
+typedef struct {
+    size_t index; /* 0-based position among the records */
+    size_t offset;
+    size_t len;
+    size_t line;
+} http_body_record_t;
+
+/* Where a body stopped being valid. offset counts bytes from the start of
+ * the body; line and column (1-based, column in bytes) locate it; what is
+ * a static description ("expected ',' or ']' after an array element"). */
+typedef struct {
+    size_t offset;
+    size_t line;
+    size_t column;
+    const char *what;
+} http_body_error_t;
+
+/* Called once per record, in order; a non-zero return stops the split and
+ * is returned by http_body_split. */
+typedef int (*http_body_record_fn)(void *arg, const http_body_record_t *rec);
+
+/* Splits body[0..len) (not NUL-terminated) into records and calls fn for
+ * each. Nesting inside a record is capped at CORE_JSON_DEFAULT_DEPTH.
+ * Returns 0; CORE_ECORRUPT for invalid JSON (err filled, thread detail
+ * set; fn may already have seen the records before the fault: callers
+ * that want all-or-nothing collect first, act after); CORE_ETOOBIG when
+ * the body holds more than max_records records; or fn's code. An empty
+ * (or all-blank) body has no records. err may be NULL. */
+int http_body_split(http_body_format_t format, const char *body, size_t len, size_t max_records,
+                    http_body_record_fn fn, void *arg, http_body_error_t *err);
+
+#endif /* STRATA_HTTP_H */
