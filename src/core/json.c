@@ -1,12 +1,20 @@
 /*
  * json.c - the hot-path JSON scanner: strict RFC 8259 validation, an
- * iterator over one container's members, and typed accessors.
+ * iterator over one container's members, all of a small object's members
+ * in one call, and typed accessors.
  *
  * Design: nothing is allocated and nothing is copied. A scan walks the input
  * once; strings are checked eight bytes at a time (SWAR) until a quote, a
- * backslash, a control byte or a non-ASCII byte needs a closer look, and
- * nested containers are skipped by one iterative loop whose only state is a
- * bit per open level (object or array), so depth costs no C stack.
+ * backslash, a control byte or a non-ASCII byte needs a closer look (the
+ * first flagged byte of a word is found with count-trailing-zeros on
+ * little-endian machines), and nested containers are skipped by one
+ * iterative loop whose only state is a bit per open level (object or
+ * array), so depth costs no C stack. core_json_object_members() keeps its
+ * position in a register and takes the common tokens (plain strings,
+ * numbers without exponent, separators without whitespace) inline; any
+ * other token goes to the same scanner the iterators use, from the token's
+ * start, so the two accept the same documents and fail at the same byte
+ * with the same reason.
  *
  * Invariants:
  *   1. Every value handed out was fully validated, so decoding it cannot
@@ -22,6 +30,7 @@
 #include "core/core.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +77,8 @@ static inline void skip_ws(scan_t *s)
 {
     const char *p = s->doc;
     size_t i = s->pos;
+    if (i < s->end && (unsigned char)p[i] > ' ')
+        return; /* the usual case: no whitespace at all */
     while (i < s->end && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
         i++;
     s->pos = i;
@@ -124,6 +135,20 @@ static inline uint64_t swar_special(uint64_t w)
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
     uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w;
     return t & high;
+}
+
+/* Bytes before the first special one of a word swar_special() flagged
+ * (m != 0), or 0 when m is 0. Borrows only run toward higher addresses on
+ * a little-endian load, so the lowest flag is a true one there; elsewhere
+ * the byte loop finds it. */
+static inline size_t swar_skip(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return m != 0 ? (size_t)__builtin_ctzll(m) / 8 : 0;
+#else
+    (void)m;
+    return 0;
+#endif
 }
 
 static int hex4(const char *p, unsigned *out)
@@ -207,9 +232,10 @@ static int scan_string(scan_t *s, core_json_value_t *v)
     size_t i = s->pos + 1, end = s->end;
     bool escaped = false;
     for (;;) {
-        uint64_t w;
-        while (end - i >= 8 && (memcpy(&w, p + i, 8), swar_special(w) == 0))
+        uint64_t w, m = 0;
+        while (end - i >= 8 && (memcpy(&w, p + i, 8), (m = swar_special(w)) == 0))
             i += 8;
+        i += swar_skip(m);
         if (i >= end)
             return fail(s, end, "expected '\"' to close the string");
         unsigned char c = (unsigned char)p[i];
@@ -421,6 +447,176 @@ int core_json_parse(const char *p, size_t len, size_t max_depth, core_json_value
 int core_json_validate(const char *p, size_t len, size_t max_depth, core_json_error_t *err)
 {
     return core_json_parse(p, len, max_depth, NULL, err);
+}
+
+/* ---- all members at once ----------------------------------------------- */
+
+/* The fast path keeps its position in a local; each helper below handles
+ * the common shape of a token and reports SIZE_MAX for anything else, which
+ * the caller then hands to the general scanner from the token's start, so
+ * both accept and reject exactly the same input and fail the same way. */
+
+static inline size_t ws_end(const char *p, size_t i, size_t end)
+{
+    while (i < end && (unsigned char)p[i] <= ' ' &&
+           (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+        i++;
+    return i;
+}
+
+/* i is just past an opening quote: the position of the closing quote of a
+ * string of plain printable ASCII (skipped a word at a time), or SIZE_MAX
+ * (an escape, a control byte, non-ASCII, or no closing quote). */
+static inline size_t plain_string_end(const char *p, size_t i, size_t end)
+{
+    while (end - i >= 8) {
+        uint64_t w, m;
+        memcpy(&w, p + i, 8);
+        if ((m = swar_special(w)) != 0) {
+            i += swar_skip(m);
+            break;
+        }
+        i += 8;
+    }
+    for (; i < end; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"')
+            return i;
+        if (c == '\\' || c < 0x20 || c >= 0x80)
+            return SIZE_MAX;
+    }
+    return SIZE_MAX;
+}
+
+/* The end of a number without an exponent at p[i], or SIZE_MAX. */
+static inline size_t plain_number_end(const char *p, size_t i, size_t end, bool *integer)
+{
+    i += i < end && p[i] == '-';
+    if (i >= end || !is_digit(p[i]))
+        return SIZE_MAX;
+    if (p[i] == '0') {
+        if (++i < end && is_digit(p[i]))
+            return SIZE_MAX;
+    } else {
+        i = skip_digits(p, i, end);
+    }
+    *integer = true;
+    if (i < end && p[i] == '.') {
+        if (++i >= end || !is_digit(p[i]))
+            return SIZE_MAX;
+        i = skip_digits(p, i, end);
+        *integer = false;
+    }
+    if (i < end && (p[i] == 'e' || p[i] == 'E'))
+        return SIZE_MAX;
+    return i;
+}
+
+/* The string at p[*i] == '"' into v; *i moves past it. */
+static inline int member_string(scan_t *s, size_t *i, core_json_value_t *v)
+{
+    size_t q = plain_string_end(s->doc, *i + 1, s->end);
+    if (q == SIZE_MAX) {
+        s->pos = *i;
+        int rc = scan_string(s, v);
+        *i = s->pos;
+        return rc;
+    }
+    v->type = CORE_JSON_STRING;
+    v->p = s->doc + *i + 1;
+    v->len = q - *i - 1;
+    v->escaped = false;
+    v->integer = false;
+    *i = q + 1;
+    return CORE_OK;
+}
+
+/* Any value at p[*i] (whitespace skipped) into v. */
+static inline int member_value(scan_t *s, size_t *i, core_json_value_t *v)
+{
+    const char *p = s->doc;
+    int rc;
+    if (*i < s->end) {
+        char c = p[*i];
+        if (c == '"')
+            return member_string(s, i, v);
+        if (c == '-' || is_digit(c)) {
+            bool integer = true;
+            size_t e = plain_number_end(p, *i, s->end, &integer);
+            if (e != SIZE_MAX) {
+                v->type = CORE_JSON_NUMBER;
+                v->p = p + *i;
+                v->len = e - *i;
+                v->escaped = false;
+                v->integer = integer;
+                *i = e;
+                return CORE_OK;
+            }
+        }
+    }
+    s->pos = *i;
+    rc = scan_value(s, v);
+    *i = s->pos;
+    return rc;
+}
+
+/* Steps past the separator `sep` at or after p[i] (whitespace allowed
+ * around it) and the whitespace after it; SIZE_MAX if it is not there.
+ * Inputs without whitespace pay one compare. */
+static inline size_t past(const char *p, size_t i, size_t end, char sep)
+{
+    if (i >= end || p[i] != sep) {
+        i = ws_end(p, i, end);
+        if (i >= end || p[i] != sep)
+            return SIZE_MAX;
+    }
+    i++;
+    if (i < end && (unsigned char)p[i] <= ' ')
+        i = ws_end(p, i, end);
+    return i;
+}
+
+int core_json_object_members(const char *p, size_t len, size_t max_depth, core_json_member_t *out,
+                             size_t cap, core_json_error_t *err)
+{
+    scan_t s = {.doc = p, .pos = 0, .end = len, .err = err};
+    size_t depth = CORE_JSON_DEFAULT_DEPTH, n = 0, i, j;
+    int rc = depth_arg(max_depth, &depth);
+    if (rc < 0)
+        return rc;
+    cap = CORE_MIN(cap, (size_t)INT_MAX);
+    s.max_depth = depth - 1; /* what the members may nest, as for an iterator */
+    if ((i = past(p, 0, len, '{')) == SIZE_MAX)
+        return fail(&s, ws_end(p, 0, len), "expected '{'");
+    if (i < len && p[i] == '}')
+        goto close;
+    for (;;) {
+        if (i >= len || p[i] != '"')
+            return fail(&s, i, "expected '\"' to start an object key");
+        if (n == cap)
+            return core_error(CORE_ETOOBIG, "json: more than %zu members", cap);
+        if ((rc = member_string(&s, &i, &out[n].key)) < 0)
+            return rc;
+        if ((j = past(p, i, len, ':')) == SIZE_MAX)
+            return fail(&s, ws_end(p, i, len), "expected ':' after object key");
+        i = j;
+        if ((rc = member_value(&s, &i, &out[n].value)) < 0)
+            return rc;
+        n++;
+        if ((j = past(p, i, len, ',')) != SIZE_MAX) {
+            i = j;
+            continue;
+        }
+        i = ws_end(p, i, len);
+        if (i < len && p[i] == '}')
+            break;
+        return fail(&s, i, "expected ',' or '}' after object member");
+    }
+close:
+    i = ws_end(p, i + 1, len);
+    if (i != len)
+        return fail(&s, i, "trailing characters after the document");
+    return (int)n;
 }
 
 /* ---- iterators ---------------------------------------------------------- */

@@ -2,12 +2,20 @@
  * decode.c - the hot path: JSON objects (and CSV-style text cells) into
  * typed rows, with every field check applied.
  *
- * One pass: core's iterator walks the object's members once (validating
- * everything, nested values included, under the schema's depth cap); each
- * member name is looked up in the name index built at seal time; a member
- * of the schema is converted without allocation (numbers are read in
- * place, with exact fast paths for short integers and short decimals), and
- * only strings holding escapes are decoded, into the row's scratch buffer.
+ * Two paths, one result. The fast path (fast_members()) takes all of the
+ * object's members from one scanner call, core_json_object_members(), which
+ * validates the whole document first; it guesses that members come in
+ * schema order (one compare) before asking the name index, and converts
+ * the commonest values (plain strings, numbers in unbounded fields)
+ * without the general dispatch. It only ever accepts: on any failure or
+ * anything unusual it gives up and the record is decoded again from the
+ * start by the reference path (members()): core's iterator walks the
+ * members once (validating everything, nested values included, under the
+ * schema's depth cap), each member name is looked up in the name index
+ * built at seal time, and every failure is reported as documented below.
+ * Both convert without allocation (numbers are read in place, with exact
+ * fast paths for short integers and short decimals) and decode only
+ * strings holding escapes, into the row's scratch buffer.
  *
  * Invariants:
  *   1. The scratch buffer may move while a record is decoded (it grows),
@@ -35,8 +43,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VALUE_SHOW 40
-#define NAME_SHOW  64
+#define VALUE_SHOW   40
+#define NAME_SHOW    64
+#define FAST_MEMBERS 64 /* members the fast path takes (4 KiB of stack) */
+
+enum { FAST_REDO = 0, FAST_DONE = 1 }; /* fast_members() outcomes */
 
 typedef struct {
     const schema_t *s;
@@ -225,9 +236,39 @@ static int text_to_double(const char *p, size_t n, core_buf_t *scratch, double *
     return rc;
 }
 
+/* fast_double for a number the scanner validated ([-]int[.frac][exp]): no
+ * sign or syntax checks left, and the mantissa only has to stay below 2^53
+ * (exact in a double) rather than within 15 digits. */
+static bool json_fast_double(const core_json_value_t *v, double *out)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#if FLT_EVAL_METHOD != 0
+    return false;
+#endif
+    const char *p = v->p, *end = v->p + v->len, *frac;
+    bool neg = p < end && *p == '-';
+    uint64_t m = 0;
+    p += neg;
+    if (end - p > 17)
+        return false; /* at most 17 digits and a point: m cannot wrap */
+    for (; p < end && is_digit(*p); p++)
+        m = m * 10 + (uint64_t)(*p - '0');
+    frac = p;
+    if (p < end && *p == '.')
+        for (frac = ++p; p < end && is_digit(*p); p++)
+            m = m * 10 + (uint64_t)(*p - '0');
+    if (p != end || m > ((uint64_t)1 << 53))
+        return false; /* an exponent, or a mantissa a double cannot hold */
+    double d = (double)m / pow10[p - frac];
+    *out = neg ? -d : d;
+    return true;
+}
+
 static int json_to_double(const core_json_value_t *v, double *out)
 {
-    if (fast_double(v->p, v->len, out))
+    if (json_fast_double(v, out))
         return CORE_OK;
     return core_json_to_double(v, out);
 }
@@ -268,7 +309,7 @@ static void show_number(char *out, size_t cap, const schema_field_t *f, const sc
         snprintf(out, cap, "%lld", (long long)v->v.i);
 }
 
-static int check_range(const schema_t *s, size_t i, const schema_value_t *v, schema_error_t *err)
+static int check_bounds(const schema_t *s, size_t i, const schema_value_t *v, schema_error_t *err)
 {
     const schema_field_t *f = s->fields[i];
     int below = 0, above = 0;
@@ -286,6 +327,14 @@ static int check_range(const schema_t *s, size_t i, const schema_value_t *v, sch
     show_bound(bound, sizeof(bound), f, below ? f->min : f->max);
     return field_fail(s, err, SCHEMA_ERR_CHECK, i, "%s is %s the %s %s", val,
                       below ? "below" : "above", below ? "minimum" : "maximum", bound);
+}
+
+/* Most fields have no bounds: that case costs one test here. */
+static inline int check_range(const schema_t *s, size_t i, const schema_value_t *v,
+                              schema_error_t *err)
+{
+    const schema_field_t *f = s->fields[i];
+    return f->has_min || f->has_max ? check_bounds(s, i, v, err) : CORE_OK;
 }
 
 static bool enum_has(const schema_t *s, size_t i, const char *p, size_t n)
@@ -712,6 +761,89 @@ static void fix_scratch(decode_t *d)
     }
 }
 
+/* json_value() for the commonest members, when it could only accept: a
+ * number in an int or float field without bounds that the exact fast
+ * conversions take, or a string without escapes in a string field without
+ * checks, within the size limit. Same result, without the dispatch.
+ * false: use json_value(). */
+static inline bool fast_value(const schema_t *s, const schema_field_t *f,
+                              const core_json_value_t *v, schema_value_t *out)
+{
+    if (v->type == CORE_JSON_STRING && f->type == SCHEMA_STRING && !v->escaped &&
+        v->len <= s->max_value && f->n_enum == 0 && f->min_length < 0 && f->max_length < 0 &&
+        f->pattern == NULL) {
+        out->type = SCHEMA_STRING;
+        out->v.s.p = v->p;
+        out->v.s.len = v->len;
+        return true;
+    }
+    if (v->type != CORE_JSON_NUMBER || f->has_min || f->has_max)
+        return false;
+    if (f->type == SCHEMA_FLOAT && json_fast_double(v, &out->v.f)) {
+        out->type = SCHEMA_FLOAT;
+        return true;
+    }
+    if (f->type == SCHEMA_INT && v->integer && v->len <= 18) {
+        json_to_int(v, &out->v.i); /* cannot fail: the short exact case */
+        out->type = SCHEMA_INT;
+        return true;
+    }
+    return false;
+}
+
+/* a[0..n) == b[0..n), inline: member names are short. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint32_t x, y;
+    for (; n >= 4; a += 4, b += 4, n -= 4) {
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        if (x != y)
+            return false;
+    }
+    for (; n > 0; a++, b++, n--)
+        if (*a != *b)
+            return false;
+    return true;
+}
+
+/* The fast path: all members from one scanner call, names found by
+ * guessing that members come in schema order (one compare) before the
+ * index is asked. It only ever accepts: any failure (invalid JSON, a field
+ * check, a duplicate, more than FAST_MEMBERS members) returns FAST_REDO with
+ * the row half filled, and the caller redoes the record with members(),
+ * whose reasons are the reference. Same conversions, same order, so an
+ * accepted row is the one members() would build. Returns FAST_DONE when
+ * the row is complete, or a negative code for the decoder's own failures. */
+static int fast_members(decode_t *d, const char *json, size_t len)
+{
+    const schema_t *s = d->s;
+    core_json_member_t m[FAST_MEMBERS];
+    int n = core_json_object_members(json, len, s->max_depth, m, FAST_MEMBERS, NULL);
+    size_t next = 0; /* the field expected next */
+    for (int k = 0; k < n; k++) {
+        const core_json_value_t *key = &m[k].key;
+        int i;
+        if (!key->escaped && next < s->n_fields && s->name_lens[next] == key->len &&
+            same_bytes(s->names[next], key->p, key->len))
+            i = (int)next;
+        else if ((i = lookup(s, key)) < 0)
+            continue;
+        next = (size_t)i + 1;
+        if (bit_get(d->seen, (size_t)i))
+            return FAST_REDO;
+        bit_set(d->seen, (size_t)i);
+        if (fast_value(s, s->fields[i], &m[k].value, &d->row->values[i]))
+            continue;
+        int rc = json_value(d, (size_t)i, &m[k].value);
+        if (rc < 0 && rc != CORE_EINVAL && rc != CORE_ETOOBIG)
+            return rc;
+        if (rc < 0 || d->err->kind != SCHEMA_ERR_NONE)
+            return FAST_REDO;
+    }
+    return n >= 0 ? FAST_DONE : FAST_REDO;
+}
+
 /* Walks the members; returns a negative code only for the decoder's own
  * failures (out of memory). */
 static int members(decode_t *d, const char *json, size_t len)
@@ -768,7 +900,17 @@ int schema_decode_json(const schema_t *s, const char *json, size_t len, schema_r
     d.err = err;
     memset(d.seen, 0, sizeof(d.seen));
     memset(d.in_scratch, 0, sizeof(d.in_scratch));
-    rc = members(&d, json, len);
+    rc = fast_members(&d, json, len);
+    if (rc == FAST_REDO) { /* start again on the reference path */
+        memset(row->values, 0, s->n_fields * sizeof(*row->values));
+        core_buf_reset(&row->scratch);
+        memset(d.seen, 0, sizeof(d.seen));
+        memset(d.in_scratch, 0, sizeof(d.in_scratch));
+        err_clear(err);
+        rc = members(&d, json, len);
+    } else if (rc == FAST_DONE) {
+        rc = CORE_OK;
+    }
     fix_scratch(&d);
     if (rc < 0)
         return core_error(rc, "schema \"%.64s\": decoding failed: %s", s->name, core_strerror(rc));

@@ -9,7 +9,10 @@
  * are slow. A parsed time is first split into parts (year .. microsecond
  * and a UTC offset), every part is range-checked (31/02, month 13 and hour
  * 25 are errors, leap days follow the Gregorian rule), and only then is it
- * combined into microseconds with overflow checks.
+ * combined into microseconds with overflow checks. ISO 8601 text in the
+ * layout nearly every producer writes ("YYYY-MM-DDTHH:MM:SS[.fff]Z") is
+ * read with fixed offsets first (iso_fixed()); anything else goes through
+ * the general reader. Both end in the same range checks (parts_combine()).
  *
  * Invariants:
  *   1. schema_format_timestamp() writes what the ISO parser reads back to
@@ -354,10 +357,63 @@ static int iso_time(const char *p, size_t n, size_t *i, ts_parts_t *t, const cha
     return CORE_OK;
 }
 
+/* Two digits at p (no checks). */
+static inline int two(const char *p)
+{
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* 1 if p[k] is a digit, else 0 (for branch-free ands). */
+static inline unsigned dig(const char *p, size_t k)
+{
+    return (unsigned char)(p[k] - '0') < 10;
+}
+
+/* The layout nearly every producer writes, "YYYY-MM-DDTHH:MM:SS[.f...]Z",
+ * read with fixed offsets. false when p is anything else (then the general
+ * reader decides); on true, t holds what iso_date() and iso_time() would
+ * have read from the same text. */
+static bool iso_fixed(const char *p, size_t n, ts_parts_t *t)
+{
+    if (n < 20 || (p[n - 1] != 'Z' && p[n - 1] != 'z'))
+        return false;
+    unsigned digits = dig(p, 0) & dig(p, 1) & dig(p, 2) & dig(p, 3) & dig(p, 5) & dig(p, 6) &
+                      dig(p, 8) & dig(p, 9) & dig(p, 11) & dig(p, 12) & dig(p, 14) & dig(p, 15) &
+                      dig(p, 17) & dig(p, 18);
+    if (!digits || p[4] != '-' || p[7] != '-' || p[13] != ':' || p[16] != ':' ||
+        (p[10] != 'T' && p[10] != 't' && p[10] != ' '))
+        return false;
+    int64_t frac = 0;
+    if (n > 20) { /* [.,] and 1-9 digits before the Z; microseconds kept */
+        size_t k = 20;
+        if ((p[19] != '.' && p[19] != ',') || n - 21 > 9 || n == 21)
+            return false;
+        for (; k < n - 1; k++) {
+            if (!dig(p, k))
+                return false;
+            if (k < 26)
+                frac = frac * 10 + (p[k] - '0');
+        }
+        for (; k < 26; k++)
+            frac *= 10;
+    }
+    t->year = two(p) * 100 + two(p + 2);
+    t->month = two(p + 5);
+    t->day = two(p + 8);
+    t->hour = two(p + 11);
+    t->min = two(p + 14);
+    t->sec = two(p + 17);
+    t->frac_us = frac;
+    t->off_s = 0;
+    return true;
+}
+
 static int parse_iso(const char *p, size_t n, int64_t *us, const char **why)
 {
     ts_parts_t t;
     size_t i = 0;
+    if (iso_fixed(p, n, &t))
+        return parts_combine(&t, us, why);
     parts_init(&t);
     if (iso_date(p, n, &i, &t, why) < 0)
         return CORE_EINVAL;

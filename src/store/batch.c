@@ -425,8 +425,11 @@ static uint64_t key_hash(const schema_value_t *k, size_t n)
             h = core_hash64(&v->v.b, sizeof(v->v.b), h);
             break;
         case SCHEMA_INT:
-        case SCHEMA_TIMESTAMP:
-            h = core_hash64(&v->v.i, sizeof(v->v.i), h);
+        case SCHEMA_TIMESTAMP: /* keys are mostly integers: mixed inline */
+            h = (h ^ (uint64_t)v->v.i) * 0x9E3779B97F4A7C15ull;
+            h ^= h >> 29;
+            h *= 0xBF58476D1CE4E5B9ull;
+            h ^= h >> 32;
             break;
         case SCHEMA_FLOAT: {
             double f = v->v.f == 0.0 ? 0.0 : v->v.f; /* -0.0 equals 0.0 */
@@ -470,7 +473,15 @@ static bool key_equal(const schema_value_t *a, const schema_value_t *b, size_t n
 }
 
 /* Rows of `stride` values, whose first npk values are the key: -1 if all
- * keys are distinct, else the index of the first repeat. CORE_ENOMEM. */
+ * keys are distinct, else the index of the first repeat. CORE_ENOMEM.
+ *
+ * Large batches make this a walk over a table much larger than the cache,
+ * so the keys are hashed first, in one sequential pass, and each probe
+ * prefetches the slot of a key PROBE_AHEAD rows later; a slot keeps 32
+ * bits of the hash beside the row, so rows are compared only when those
+ * match. */
+#define PROBE_AHEAD 16
+
 static int64_t first_repeat(const schema_value_t *rows, size_t nrows, size_t stride, size_t npk)
 {
     if (nrows < 2)
@@ -478,21 +489,29 @@ static int64_t first_repeat(const schema_value_t *rows, size_t nrows, size_t str
     size_t cap = 16;
     while (cap < nrows * 2)
         cap *= 2;
-    uint32_t *slots = core_calloc(CORE_MEM_STORE, cap, sizeof(*slots)); /* row + 1 */
-    if (slots == NULL)
-        return CORE_ENOMEM;
-    int64_t found = -1;
-    for (size_t r = 0; r < nrows && found < 0; r++) {
+    uint64_t *slots = core_calloc(CORE_MEM_STORE, cap, sizeof(*slots)); /* tag << 32 | row + 1 */
+    uint64_t *hashes = core_calloc(CORE_MEM_STORE, nrows, sizeof(*hashes));
+    int64_t found = slots != NULL && hashes != NULL ? -1 : CORE_ENOMEM;
+    for (size_t r = 0; found == -1 && r < nrows; r++)
+        hashes[r] = key_hash(rows + r * stride, npk);
+    for (size_t r = 0; found == -1 && r < nrows; r++) {
+        if (r + PROBE_AHEAD < nrows)
+            __builtin_prefetch(&slots[hashes[r + PROBE_AHEAD] & (cap - 1)], 1);
         const schema_value_t *k = rows + r * stride;
-        size_t i = (size_t)key_hash(k, npk) & (cap - 1);
-        for (; slots[i] != 0; i = (i + 1) & (cap - 1))
-            if (key_equal(rows + (size_t)(slots[i] - 1) * stride, k, npk)) {
+        uint64_t tag = hashes[r] >> 32 << 32;
+        size_t i = (size_t)hashes[r] & (cap - 1);
+        for (; slots[i] != 0; i = (i + 1) & (cap - 1)) {
+            uint64_t s = slots[i];
+            if ((s & ~(uint64_t)UINT32_MAX) == tag &&
+                key_equal(rows + (size_t)((uint32_t)s - 1) * stride, k, npk)) {
                 found = (int64_t)r;
                 break;
             }
-        slots[i] = (uint32_t)(r + 1);
+        }
+        slots[i] = tag | (uint64_t)(r + 1);
     }
     core_free(slots);
+    core_free(hashes);
     return found;
 }
 

@@ -635,9 +635,48 @@ int stream_expr_eval_node(const expr_ctx_t *c, uint32_t idx, expr_val_t *out)
     return 0;
 }
 
+/* stream_expr_eval of an expression that is one field reference (aggregate
+ * arguments and keys usually are): eval_field() and the conversion below,
+ * without the working value in between. */
+static void eval_root_field(const expr_node_t *n, const stream_expr_env_t *env, schema_value_t *out)
+{
+    const schema_value_t *f = env != NULL && env->fields != NULL ? &env->fields[n->u.field] : NULL;
+    out->type = SCHEMA_NULL;
+    if (f == NULL)
+        return;
+    if (f->type != n->type && n->type != SCHEMA_NULL) {
+        if (n->type == SCHEMA_FLOAT && f->type == SCHEMA_INT) {
+            out->type = SCHEMA_FLOAT;
+            out->v.f = (double)f->v.i;
+        }
+        return;
+    }
+    switch (f->type) {
+    case SCHEMA_BOOL:
+    case SCHEMA_INT:
+    case SCHEMA_TIMESTAMP:
+    case SCHEMA_FLOAT:
+        *out = *f;
+        break;
+    case SCHEMA_STRING:
+    case SCHEMA_OBJECT:
+    case SCHEMA_ARRAY:
+        out->type = f->type;
+        out->v.s.p = f->v.s.p != NULL ? f->v.s.p : "";
+        out->v.s.len = f->v.s.p != NULL ? f->v.s.len : 0;
+        break;
+    default:
+        break;
+    }
+}
+
 int stream_expr_eval(const stream_expr_t *e, const stream_expr_env_t *env, core_buf_t *scratch,
                      schema_value_t *out)
 {
+    if (e->nodes[e->root].op == EXPR_FIELD) {
+        eval_root_field(&e->nodes[e->root], env, out);
+        return 0;
+    }
     expr_ctx_t c = {e->nodes, e->kids, e->pool, env, scratch};
     expr_val_t v;
     out->type = SCHEMA_NULL;

@@ -7,7 +7,9 @@
  * becomes an upsert of its row (layer 'speed', this partition), final once
  * closed; sessions merged away become deletes. On start the task reloads
  * its partition's open rows (final = false), so a restart continues with
- * exactly the state of its last commit.
+ * exactly the state of its last commit. Aggregates whose arguments have the
+ * same text (first/min/max/last/avg of one field) share one evaluation per
+ * record (the task's kind_state says which).
  *
  * Threading: the pipeline thread only.
  */
@@ -27,18 +29,6 @@ static int prepare(stream_pipeline_t *p, store_t *s)
     return store_table_open(s, &p->out_def, &p->out);
 }
 
-/* Index of aggregate i's first column. */
-static size_t agg_col(const stream_pipeline_t *p, size_t i)
-{
-    size_t at = FIXED_COLS;
-    for (size_t j = 0; j < i; j++) {
-        store_column_t cols[STREAM_AGG_MAX_COLS];
-        char names[STREAM_AGG_MAX_COLS][STREAM_AGG_COL_NAME];
-        at += stream_agg_columns(p->agg_kinds[j], p->agg_names[j], cols, names);
-    }
-    return at;
-}
-
 static int restore_row(void *arg, const schema_value_t *v, size_t n)
 {
     stream_task_t *t = arg;
@@ -49,7 +39,7 @@ static int restore_row(void *arg, const schema_value_t *v, size_t n)
         return core_error(CORE_ECORRUPT, "view %s: a stored row has unexpected columns",
                           p->out_name);
     for (size_t i = 0; i < p->wcfg.naggs; i++) {
-        int rc = stream_agg_from_values(p->agg_kinds[i], v + agg_col(p, i), &states[i]);
+        int rc = stream_agg_from_values(p->agg_kinds[i], v + stream_view_agg_col(p, i), &states[i]);
         if (rc != 0)
             return core_error(CORE_ECORRUPT, "view %s: bad partial state in column %s", p->out_name,
                               p->agg_names[i]);
@@ -57,9 +47,39 @@ static int restore_row(void *arg, const schema_value_t *v, size_t n)
     return stream_winop_restore(t->winop, v[0].v.s.p, v[0].v.s.len, v[1].v.i, v[4].v.i, states);
 }
 
+/* Per task: for each aggregate, the first aggregate whose argument has the
+ * same text (itself if none), so that e.g. first/max/min/last/avg of one
+ * field evaluate it once per record. Expressions have no side effects and
+ * depend on the record only, so equal texts give equal values. */
+typedef struct {
+    uint8_t same_as[MAX_AGGS];
+} agg_state_t;
+
+static int plan_args(stream_task_t *t)
+{
+    const stream_pipeline_t *p = t->p;
+    agg_state_t *a = core_calloc(CORE_MEM_STREAM, 1, sizeof *a);
+    if (a == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    for (size_t i = 0; i < p->wcfg.naggs; i++) {
+        a->same_as[i] = (uint8_t)i;
+        for (size_t j = 0; j < i && p->agg_args[i] != NULL; j++) {
+            if (p->agg_args[j] != NULL &&
+                strcmp(stream_expr_text(p->agg_args[j]), stream_expr_text(p->agg_args[i])) == 0) {
+                a->same_as[i] = (uint8_t)j;
+                break;
+            }
+        }
+    }
+    t->kind_state = a;
+    return 0;
+}
+
 static int task_init(stream_task_t *t, store_t *s)
 {
     int rc = stream_winop_create(&t->p->wcfg, &t->winop);
+    if (rc == 0)
+        rc = plan_args(t);
     if (rc != 0)
         return rc;
     store_filter_t f[3] = {
@@ -85,9 +105,16 @@ static int process(stream_task_t *t, const bus_record_t *rec)
     int rc = stream_task_key(t, &key, &klen);
     if (rc != 0)
         return rc;
+    const agg_state_t *a = t->kind_state; /* NULL in a detached task */
     for (size_t i = 0; i < p->wcfg.naggs; i++) {
+        size_t j = a != NULL ? a->same_as[i] : i;
         in[i] = 0;
-        present[i] = p->agg_args[i] == NULL || stream_task_number(t, p->agg_args[i], &in[i]);
+        if (j < i) {
+            in[i] = in[j];
+            present[i] = present[j];
+        } else {
+            present[i] = p->agg_args[i] == NULL || stream_task_number(t, p->agg_args[i], &in[i]);
+        }
     }
     return stream_winop_add(t->winop, key, klen, t->event_us, in, present,
                             STREAM_AGG_ORD(t->partition, rec->offset), t->wm, &t->late);
@@ -104,18 +131,10 @@ static int write_row(void *arg, const stream_winop_row_t *row)
     stream_task_t *t = c->t;
     const stream_pipeline_t *p = t->p;
     schema_value_t v[MAX_COLS];
-    v[0] = (schema_value_t){.type = SCHEMA_STRING, .v.s = {row->key, row->klen}};
-    v[1] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = row->start};
-    v[2] = (schema_value_t){.type = SCHEMA_STRING, .v.s = {"speed", 5}};
-    v[3] = (schema_value_t){.type = SCHEMA_INT, .v.i = t->partition};
+    /* The layout the batch layer's rows share (view.c). */
+    stream_view_row_values(p, row, "speed", t->partition, c->now_us, v);
     if (row->removed)
         return store_batch_delete(t->batch, p->out, v);
-    v[4] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = row->end};
-    v[5] = (schema_value_t){.type = SCHEMA_BOOL, .v.b = row->final};
-    v[6] = (schema_value_t){.type = SCHEMA_TIMESTAMP, .v.i = c->now_us};
-    size_t at = FIXED_COLS;
-    for (size_t i = 0; i < p->wcfg.naggs; i++)
-        at += stream_agg_to_values(p->agg_kinds[i], &row->states[i], v + at);
     t->stats->rows++;
     return store_batch_upsert(t->batch, p->out, v);
 }
@@ -132,6 +151,8 @@ static void task_fini(stream_task_t *t)
 {
     stream_winop_destroy(t->winop);
     t->winop = NULL;
+    core_free(t->kind_state);
+    t->kind_state = NULL;
 }
 
 const stream_kind_ops_t stream_kind_aggregate_ops = {

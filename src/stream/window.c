@@ -40,6 +40,9 @@
  *      happens before the first change, so a failure changes nothing.
  *   6. op->wm never decreases; windows with end + lateness <= op->wm take
  *      no more events.
+ *   7. A key's last_win, when not NIL, is the record the window table maps
+ *      (key, last_start) to; op->cur, when set, is a multiple of the step.
+ *      Both are caches: filling them is not a change in the sense of 5.
  *
  * Threading: an operator belongs to one pipeline task thread.
  */
@@ -77,7 +80,8 @@ typedef struct {
     uint32_t refs;     /* live window records using this key */
     uint32_t sessions; /* head of the open-session list, or NIL */
     uint32_t next_free;
-    uint32_t pad;
+    uint32_t last_win;  /* tumbling/hopping: the window last found for this */
+    int64_t last_start; /* key and its start (NIL: none); see win_lookup() */
 } wkey_t;
 
 /* An open-addressing table of record indices; `hash` is cached so probing
@@ -120,6 +124,8 @@ struct stream_winop {
 
     int64_t *starts; /* hops entries: scratch for one add */
     uint32_t *found; /* hops entries */
+    int64_t cur;     /* the latest start computed from an event time; */
+    bool have_cur;   /* [cur, cur + step) maps to it without a division */
 };
 
 /* ---- Small helpers. */
@@ -148,6 +154,19 @@ static inline uint64_t mix64(uint64_t x)
     x *= 0xc4ceb9fe1a85ec53ull;
     x ^= x >> 33;
     return x;
+}
+
+/* The key table's hash: keys are usually short (a symbol, a city), so up to
+ * 16 bytes are mixed inline; longer ones go through core_hash64. Seeded per
+ * operator, so crafted keys cannot aim at one probe chain. */
+static inline uint64_t key_hash(const stream_winop_t *op, const char *key, size_t klen)
+{
+    uint64_t a = 0, b = 0;
+    if (klen > 16)
+        return core_hash64(key, klen, op->seed);
+    for (size_t i = 0; i < klen; i++) /* fixed-size loads only: no memcpy call */
+        *(i < 8 ? &a : &b) |= (uint64_t)(unsigned char)key[i] << (8 * (i % 8));
+    return mix64(mix64(a ^ op->seed) ^ b ^ (uint64_t)klen);
 }
 
 static inline uint32_t win_hash(const stream_winop_t *op, uint32_t kid, int64_t start)
@@ -246,6 +265,22 @@ static void table_remove(table_t *t, uint32_t hash, uint32_t idx)
 
 /* ---- Keys. */
 
+/* a[0..n) == b[0..n), inline: keys are short. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint32_t x, y;
+    for (; n >= 4; a += 4, b += 4, n -= 4) {
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        if (x != y)
+            return false;
+    }
+    for (; n > 0; a++, b++, n--)
+        if (*a != *b)
+            return false;
+    return true;
+}
+
 static uint32_t key_find(const stream_winop_t *op, const char *key, size_t klen, uint64_t hash)
 {
     const table_t *t = &op->ktab;
@@ -256,7 +291,7 @@ static uint32_t key_find(const stream_winop_t *op, const char *key, size_t klen,
             return NIL;
         if (s->hash == h) {
             const wkey_t *k = &op->keys[s->idx];
-            if (k->len == klen && k->hash == hash && memcmp(k->bytes, key, klen) == 0)
+            if (k->len == klen && k->hash == hash && same_bytes(k->bytes, key, klen))
                 return s->idx;
         }
     }
@@ -302,6 +337,7 @@ static int key_create(stream_winop_t *op, const char *key, size_t klen, uint64_t
     k->refs = 0;
     k->sessions = NIL;
     k->next_free = NIL;
+    k->last_win = NIL;
     table_insert(&op->ktab, (uint32_t)hash, kid);
     *out = kid;
     return 0;
@@ -390,6 +426,8 @@ static void win_free(stream_winop_t *op, uint32_t wi)
     win_t *w = win_at(op, wi);
     if (!is_session(op))
         table_remove(&op->wtab, win_hash(op, w->key, w->start), wi);
+    if (op->keys[w->key].last_win == wi)
+        op->keys[w->key].last_win = NIL;
     key_unref(op, w->key);
     w->flags = 0;
     w->next = op->pool_free;
@@ -621,6 +659,22 @@ static uint32_t win_find(const stream_winop_t *op, uint32_t kid, int64_t start)
     }
 }
 
+/* win_find() through the key's one-entry cache: events of a key mostly
+ * fall into the window its previous event did. The cache names a record
+ * the table maps (kid, start) to; win_free() clears it. */
+static uint32_t win_lookup(stream_winop_t *op, uint32_t kid, int64_t start)
+{
+    wkey_t *k = &op->keys[kid];
+    if (k->last_win != NIL && k->last_start == start)
+        return k->last_win;
+    uint32_t wi = win_find(op, kid, start);
+    if (wi != NIL) {
+        k->last_win = wi;
+        k->last_start = start;
+    }
+    return wi;
+}
+
 static int cap_error(const stream_winop_t *op, int64_t ts)
 {
     return core_error(CORE_ETOOBIG,
@@ -648,7 +702,13 @@ static int reserve_new(stream_winop_t *op, uint32_t missing, uint32_t *kid, cons
  * latest first; returns how many. */
 static uint32_t open_starts(stream_winop_t *op, int64_t ts, int64_t wm)
 {
-    int64_t s = floor_div(ts, op->step) * op->step;
+    /* Consecutive events mostly share their latest start: skip the
+     * division then (no overflow: both are within the window limits). */
+    if (!op->have_cur || ts < op->cur || ts - op->cur >= op->step) {
+        op->cur = floor_div(ts, op->step) * op->step;
+        op->have_cur = true;
+    }
+    int64_t s = op->cur;
     uint32_t n = 0;
     for (uint32_t h = 0; h < op->hops; h++, s -= op->step) {
         if (closed_at(op, s + op->cfg.size_us, wm))
@@ -666,13 +726,13 @@ static int add_fixed(stream_winop_t *op, const char *key, size_t klen, int64_t t
         *late = true;
         return 0;
     }
-    uint64_t khash = core_hash64(key, klen, op->seed);
+    uint64_t khash = key_hash(op, key, klen);
     uint32_t kid = key_find(op, key, klen, khash);
     uint32_t missing = 0;
     /* open_starts() skipped every final window: a window is final only
      * once op->wm closes it (invariant 6) */
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t wi = kid == NIL ? NIL : win_find(op, kid, op->starts[i]);
+        uint32_t wi = kid == NIL ? NIL : win_lookup(op, kid, op->starts[i]);
         op->found[i] = wi;
         missing += wi == NIL;
     }
@@ -688,6 +748,8 @@ static int add_fixed(stream_winop_t *op, const char *key, size_t klen, int64_t t
             table_insert(&op->wtab, win_hash(op, kid, op->starts[i]), wi);
             heap_push(op, wi);
             op->open++;
+            op->keys[kid].last_win = wi;
+            op->keys[kid].last_start = op->starts[i];
         }
         fold_event(op, win_at(op, wi), inputs, present, ts, ord);
         mark_dirty(op, wi);
@@ -749,7 +811,7 @@ static int add_session(stream_winop_t *op, const char *key, size_t klen, int64_t
                        bool *late)
 {
     int64_t gap = op->cfg.gap_us;
-    uint64_t khash = core_hash64(key, klen, op->seed);
+    uint64_t khash = key_hash(op, key, klen);
     uint32_t kid = key_find(op, key, klen, khash);
     uint32_t surv = NIL;
     int64_t s = ts, e = ts + gap;
@@ -945,7 +1007,7 @@ int stream_winop_restore(stream_winop_t *op, const char *key, size_t klen, int64
         return rc;
     if (!key)
         key = "";
-    uint64_t khash = core_hash64(key, klen, op->seed);
+    uint64_t khash = key_hash(op, key, klen);
     uint32_t kid = key_find(op, key, klen, khash);
     rc = check_restore_clash(op, kid, start, end);
     if (rc == 0)
