@@ -14,7 +14,11 @@
  *      integers; to_double only with CORE_ERANGE);
  *   4. when the root is a container, the one-pass iterator walk must
  *      succeed exactly when validate does, and fail at the same offset;
- *   5. every object's members are found again with core_json_find.
+ *   5. every object's members are found again with core_json_find;
+ *   6. core_json_object_members() (the one-call hot path for small
+ *      objects) agrees with the object iterator over the same bytes and
+ *      depth cap: the same members, the same failure at the same offset
+ *      with the same reason, CORE_ETOOBIG past its capacity.
  * Any broken oracle calls abort(), which is what the fuzzer reports.
  *
  * Invariants: every buffer is finalised before returning (LeakSanitizer).
@@ -94,6 +98,45 @@ static int walk(const core_json_iter_t *parent, const core_json_value_t *v, core
     return walk_members(&it, scratch);
 }
 
+static bool same_value(const core_json_value_t *a, const core_json_value_t *b)
+{
+    return a->type == b->type && a->p == b->p && a->len == b->len && a->escaped == b->escaped &&
+           (a->type != CORE_JSON_NUMBER || a->integer == b->integer);
+}
+
+/* Oracle 6: the one-call member scan against the iterator. */
+static void check_members(const char *p, size_t size)
+{
+    enum { CAP = 16 };
+    size_t depth = size > 0 ? (size_t)((unsigned char)p[0] % 8) : 0; /* small caps too */
+    core_json_member_t m[CAP];
+    core_json_error_t e1 = {0}, e2 = {0};
+    int n = core_json_object_members(p, size, depth, m, CAP, &e1);
+    core_json_iter_t it;
+    int rc = core_json_iter_init(&it, p, size, depth, &e2);
+    if (rc < 0 || it.type != CORE_JSON_OBJECT) {
+        check(n < 0);
+        return;
+    }
+    core_json_value_t k, v;
+    int count = 0, r;
+    while ((r = core_json_object_next(&it, &k, &v)) == 1) {
+        if (count < CAP && n >= 0)
+            check(same_value(&k, &m[count].key) && same_value(&v, &m[count].value));
+        count++;
+    }
+    if (r < 0) {
+        if (n == CORE_ETOOBIG) {
+            check(count >= CAP);
+            return;
+        }
+        check(n == CORE_ECORRUPT);
+        check(e1.offset == it.error.offset && strcmp(e1.what, it.error.what) == 0);
+        return;
+    }
+    check(count > CAP ? n == CORE_ETOOBIG : n == count);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data;
@@ -125,5 +168,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(prc != 0 || (root.type != CORE_JSON_OBJECT && root.type != CORE_JSON_ARRAY));
     }
     core_buf_fini(&scratch);
+    check_members(p, size);
     return 0;
 }
