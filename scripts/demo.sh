@@ -128,7 +128,7 @@ say "bars per symbol (tumbling, updated as ticks arrive) and 10 s trade counts"
 say "sliding every 2 s. Rows go to SQLite, exactly once, with the offsets."
 export STRATA_DATA_DIR="$work/stocks" STRATA_STORE_URL="sqlite:$work/stocks/strata.db"
 "$strata" check -c examples/stocks.yaml
-"$strata" up -c examples/stocks.yaml --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 >"$work/up.out" 2>"$work/up.err" &
+"$strata" up -c examples/stocks.yaml --no-generators --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 >"$work/up.out" 2>"$work/up.err" &
 up_pid=$!
 trap 'kill "$up_pid" 2>/dev/null || true; wait "$up_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do

@@ -18,9 +18,11 @@ packages=(
   libmicrohttpd-dev
   # job schedules in named time zones (the tz database)
   tzdata
-  # tests: unit tests, lint, and real Kafka clients (DESIGN.md §4)
+  # tests: unit tests, lint, and real Kafka clients (DESIGN.md §4); promtool
+  # (prometheus) checks /metrics
   libcmocka-dev libjansson-dev clang-format util-linux git python3
   kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
+  prometheus chromium
 )
 # Node.js comes from Debian unless the machine already has one.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -64,4 +66,19 @@ if ! grep -qs '"version": "1.5.6-r.1"' "$tnode/node_modules/@duckdb/node-api/pac
   [ ! -f "$tnode/node_modules/hyparquet/package.json" ]; then
   echo "setup.sh: installing the test tools into $tnode"
   (cd "$tnode" && npm install --no-audit --no-fund --loglevel=error)
+fi
+
+# uPlot for the dashboard's charts, pinned by web/package.json and its lock;
+# the build embeds its dist files (docs/dashboard.md) and fails without them.
+web="$(cd "$(dirname "$0")/.." && pwd)/web"
+if ! grep -qs '"version": "1.6.32"' "$web/node_modules/uplot/package.json"; then
+  echo "setup.sh: installing uPlot into $web"
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# playwright-core for the dashboard's browser test (it drives Debian's chromium).
+tweb="$(cd "$(dirname "$0")/.." && pwd)/tests/web"
+if ! grep -qs '"version": "1.65.1"' "$tweb/node_modules/playwright-core/package.json"; then
+  echo "setup.sh: installing playwright-core into $tweb"
+  (cd "$tweb" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -3,7 +3,8 @@
 
 set(STRATA_APP_CONFIG_SOURCES ${CMAKE_SOURCE_DIR}/src/app/config.c
   ${CMAKE_SOURCE_DIR}/src/app/config_keys.c ${CMAKE_SOURCE_DIR}/src/app/config_refs.c
-  ${CMAKE_SOURCE_DIR}/src/app/config_jobs.c ${CMAKE_SOURCE_DIR}/src/batch/cron.c
+  ${CMAKE_SOURCE_DIR}/src/app/config_jobs.c ${CMAKE_SOURCE_DIR}/src/app/config_gen.c
+  ${CMAKE_SOURCE_DIR}/src/batch/cron.c
   ${CMAKE_SOURCE_DIR}/src/batch/tz.c)
 
 # The loader is compiled into its tests directly: they need neither the

@@ -1,7 +1,9 @@
 # Tests of gen/: the simulators (unit), the rate schedule (unit, simulated
 # clock), gen_run into a seglog (unit), and `strata gen` feeding `strata up
-# --once` over the example configs (integration). Included by
+# --once` over the example configs (integration); the config's `generators`
+# section (unit) and `strata up` running them (integration). Included by
 # tests/CMakeLists.txt.
+
 if(TARGET strata_gen)
   strata_unit_test(gen gen strata_gen strata_schema strata_core m)
   strata_unit_test(gen schedule strata_gen strata_core m)
@@ -18,4 +20,12 @@ if(TARGET strata_gen)
   add_test(NAME integration/gen/cli COMMAND ${STRATA_GEN_IT}/cli.sh $<TARGET_FILE:strata>)
   set_tests_properties(integration/gen/stocks integration/gen/transactions
     integration/gen/events integration/gen/cli PROPERTIES TIMEOUT 600)
+
+  # The generators section: parsing, checks, and its kinds against gen/.
+  strata_unit_test(app gen_config strata_gen strata_schema strata_core ${YAML_LIB} m)
+  target_sources(test_app_gen_config PRIVATE ${STRATA_APP_CONFIG_SOURCES}
+    ${STRATA_APP_CONFIG_GEN})
+  # `strata up` running a config's generators into a table pipeline.
+  add_test(NAME integration/gen/up COMMAND ${STRATA_GEN_IT}/up.sh $<TARGET_FILE:strata>)
+  set_tests_properties(integration/gen/up PROPERTIES TIMEOUT 300)
 endif()

@@ -100,6 +100,8 @@ static int check_file(const char *path)
                cfg->n_pipelines);
         if (cfg->n_jobs > 0)
             printf(", %zu jobs", cfg->n_jobs);
+        if (cfg->n_generators > 0)
+            printf(", %zu generators", cfg->n_generators);
         printf("\n");
     }
     app_config_destroy(cfg);

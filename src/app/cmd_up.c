@@ -6,8 +6,10 @@
  * Start order: load and check the whole config (every error listed, exit
  * 78) -> open the log and create missing topics -> start the broker ->
  * migrate the store and start the pipelines -> the jobs -> the HTTP server
- * (http_wiring.c). Stop order (SIGINT/SIGTERM) is the reverse: HTTP stops,
- * pipelines commit and stop, then the broker, then the log closes cleanly.
+ * (http_wiring.c) -> the generators (gen_wiring.c; not with --once or
+ * --no-generators). Stop order (SIGINT/SIGTERM) is the reverse: the
+ * generators stop, HTTP stops, pipelines commit and stop, then the broker,
+ * then the log closes cleanly.
  *
  * Replays (docs/replay.md): besides the config's jobs, the batch runner
  * gets one replay job per aggregate pipeline (BATCH_REPLAY_JOB_PREFIX
@@ -17,7 +19,7 @@
  * flock on DATA/.up.lock until it exits.
  *
  * Threading: the main thread waits for a signal; the broker, each
- * pipeline and the batch runner have threads of their own.
+ * pipeline, each generator and the batch runner have threads of their own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,9 +33,18 @@
 #include "app/platform.h"
 #include "bus/bus.h"
 #include "app/http_wiring.h"
+#include "app/kafka_wiring.h"
 #include "kafka/kafka.h"
 
-enum { OPT_STORE = 0x200, OPT_NO_BROKER, OPT_LISTEN, OPT_ONCE, OPT_HTTP_LISTEN };
+enum {
+    OPT_STORE = 0x200,
+    OPT_NO_BROKER,
+    OPT_LISTEN,
+    OPT_ONCE,
+    OPT_HTTP_LISTEN,
+    OPT_NO_GENS,
+    OPT_BROKER
+};
 
 typedef struct {
     const char *config;
@@ -41,7 +52,9 @@ typedef struct {
     const char *listen;      /* overrides broker.listen */
     const char *http_listen; /* overrides http.listen; starts HTTP even if disabled */
     const char *data;        /* overrides data.dir */
+    const char *broker;      /* --broker kafka://...: an external cluster */
     bool no_broker;
+    bool no_generators; /* --no-generators: the config's generators stay off */
     bool once;
 } up_opts_t;
 
@@ -50,7 +63,7 @@ static void usage(FILE *f)
     fprintf(f, "Usage: strata up -c FILE [options]\n"
                "\n"
                "Runs what the config describes, in one process: the topic log, the Kafka\n"
-               "broker and the pipelines, until SIGINT or SIGTERM.\n"
+               "broker, the pipelines and the generators, until SIGINT or SIGTERM.\n"
                "\n"
                "Options:\n"
                "  -c, --config FILE    the YAML config (see docs/config.md)\n"
@@ -59,6 +72,12 @@ static void usage(FILE *f)
                "  --listen HOST:PORT   broker address (overrides broker.listen; port 0\n"
                "                       picks a free port)\n"
                "  --no-broker          do not start the broker\n"
+               "  --broker kafka://HOST:PORT[,HOST:PORT]\n"
+               "                       read and write topics on an external Kafka cluster\n"
+               "                       (overrides kafka.bootstrap; the embedded broker is\n"
+               "                       not started); see docs/external-kafka.md\n"
+               "  --no-generators      do not start the config's generators (--once never\n"
+               "                       starts them)\n"
                "  --once               run each pipeline until it has consumed what its\n"
                "                       topic holds now, commit, print its counts and exit\n"
                "                       (no broker)\n"
@@ -77,8 +96,10 @@ static int parse_options(int argc, char **argv, up_opts_t *o)
         {"store", required_argument, NULL, OPT_STORE},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"no-broker", no_argument, NULL, OPT_NO_BROKER},
+        {"broker", required_argument, NULL, OPT_BROKER},
         {"once", no_argument, NULL, OPT_ONCE},
         {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
+        {"no-generators", no_argument, NULL, OPT_NO_GENS},
         {"data", required_argument, NULL, APP_OPT_DATA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -103,11 +124,17 @@ static int parse_options(int argc, char **argv, up_opts_t *o)
         case OPT_NO_BROKER:
             o->no_broker = true;
             break;
+        case OPT_BROKER:
+            o->broker = optarg;
+            break;
         case OPT_ONCE:
             o->once = true;
             break;
         case OPT_HTTP_LISTEN:
             o->http_listen = optarg;
+            break;
+        case OPT_NO_GENS:
+            o->no_generators = true;
             break;
         case APP_OPT_DATA:
             o->data = optarg;
@@ -160,6 +187,7 @@ typedef struct {
     batch_runner_t *runner;
     int up_lock; /* fd holding DATA/.up.lock, or -1 */
     app_http_t *http;
+    app_gens_t *gens; /* the config's generators (gen_wiring.c) */
 } platform_run_t;
 
 static int start_broker(platform_run_t *r, const char *listen)
@@ -181,7 +209,7 @@ static int start_broker(platform_run_t *r, const char *listen)
 
 static int start_pipelines(platform_run_t *r, app_platform_t *pf, const char *url)
 {
-    int rc = bus_open_seglog(r->log, &r->bus);
+    int rc = r->bus != NULL ? 0 : bus_open_seglog(r->log, &r->bus);
     if (rc == 0)
         rc = stream_runtime_create(r->bus, url, &r->rt);
     for (size_t i = 0; rc == 0 && i < pf->n_pipelines; i++) {
@@ -316,7 +344,9 @@ static void wait_for_signal(platform_run_t *r)
 
 static void stop_all(platform_run_t *r)
 {
-    app_http_stop(r->http); /* first: its handlers write through the bus */
+    app_gens_stop(r->gens); /* first: they write through the bus */
+    r->gens = NULL;
+    app_http_stop(r->http); /* its handlers write through the bus too */
     r->http = NULL;
     batch_runner_destroy(r->runner);
     r->runner = NULL;
@@ -341,7 +371,7 @@ static void stop_all(platform_run_t *r)
 /* --once: each pipeline in turn on this thread, up to the current ends. */
 static int run_once(platform_run_t *r, app_platform_t *pf, const char *url)
 {
-    int rc = bus_open_seglog(r->log, &r->bus);
+    int rc = r->bus != NULL ? 0 : bus_open_seglog(r->log, &r->bus);
     for (size_t i = 0; rc == 0 && i < pf->n_pipelines; i++) {
         stream_stats_t st;
         rc = stream_pipeline_run_once(pf->pipelines[i], r->bus, url, &st);
@@ -364,6 +394,8 @@ static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platfor
     int rc = app_open_log(&c, true, &r.log);
     if (rc == 0)
         rc = app_platform_topics(cfg, r.log);
+    if (rc == 0) /* the seglog's, or an external cluster's (kafka_wiring.c) */
+        rc = app_kafka_open_bus(cfg, o->broker, r.log, &r.bus);
     if (rc == 0 && o->once) {
         rc = run_once(&r, pf, o->store != NULL ? o->store : cfg->store_url);
         stop_all(&r);
@@ -371,7 +403,7 @@ static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platfor
     }
     if (rc == 0)
         lock_up(&r, c.data_dir);
-    bool broker = cfg->broker_enabled && !o->no_broker;
+    bool broker = cfg->broker_enabled && !o->no_broker && !app_kafka_external(cfg, o->broker);
     if (rc == 0 && broker)
         rc = start_broker(&r, o->listen != NULL ? o->listen : cfg->broker_listen);
     const char *url = o->store != NULL ? o->store : cfg->store_url;
@@ -379,8 +411,11 @@ static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platfor
         rc = start_pipelines(&r, pf, url);
     if (rc == 0)
         rc = start_jobs(&r, cfg, pf, url);
+    app_http_parts_t parts = {.rt = r.rt, .broker = r.broker, .runner = r.runner, .store_url = url};
     if (rc == 0)
-        rc = app_http_start(cfg, pf, r.log, r.bus, o->http_listen, &r.http);
+        rc = app_http_start(cfg, pf, r.log, r.bus, o->http_listen, &parts, &r.http);
+    if (rc == 0)
+        rc = app_gens_start(cfg, r.bus, !o->no_generators, &r.gens);
     fflush(stdout);
     if (rc == 0)
         wait_for_signal(&r);

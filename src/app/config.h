@@ -107,6 +107,18 @@ typedef enum {
 } app_job_kind_t;
 typedef enum { APP_CATCHUP_NONE, APP_CATCHUP_LAST, APP_CATCHUP_ALL } app_catchup_t;
 typedef enum { APP_EXPORT_CSV, APP_EXPORT_PARQUET } app_export_format_t;
+/* The generator kinds, in the order of gen_kinds() (src/gen/gen.h); the
+ * names are gen/'s. */
+typedef enum {
+    APP_GEN_TRANSACTIONS,
+    APP_GEN_STOCKS,
+    APP_GEN_APP,
+    APP_GEN_WEB,
+    APP_GEN_CLICKSTREAM,
+    APP_GEN_CDC,
+    APP_GEN_EXTERNAL,
+    APP_GEN_NEXMARK
+} app_gen_kind_t;
 
 /* Names as written in configs ("string", "aggregate", "hopping", "final",
  * "zscore", "stddev"). Static; "?" for a value out of range. */
@@ -118,6 +130,7 @@ const char *app_rule_kind_name(app_rule_kind_t k);
 const char *app_agg_fn_name(app_agg_fn_t f);
 const char *app_job_kind_name(app_job_kind_t k);
 const char *app_catchup_name(app_catchup_t c);
+const char *app_gen_kind_name(app_gen_kind_t k); /* "stocks": the name gen_create() takes */
 
 typedef struct {
     char *name;
@@ -286,6 +299,23 @@ typedef struct {
     int line;
 } app_job_t;
 
+/* One generator of the `generators` section: a simulator of gen/ that
+ * `strata up` runs into a topic of the config (docs/generators.md). */
+typedef struct {
+    char *name; /* identifier */
+    app_gen_kind_t kind;
+    char *topic;
+    double rate;      /* records per second, of wall time and of event time */
+    int64_t count;    /* records per run of `strata up`; -1 = until it stops */
+    int64_t seed;     /* resolved: a hash of the name when not given */
+    bool has_seed;    /* the file gave it */
+    int64_t start_ms; /* event time of the first record (ms since the epoch) */
+    bool has_start;   /* false: start at the wall clock when `strata up` starts */
+    double invalid_ratio, late_ratio, anomaly_ratio;
+    bool enabled;
+    int line;
+} app_generator_t;
+
 /* One recorded problem. Printed as "SOURCE:LINE:COL: TEXT" (":COL" left
  * out when 0, ":LINE:COL" when line is 0). TEXT is "path.to.key: message"
  * by convention. */
@@ -300,7 +330,10 @@ typedef struct {
     char *data_dir;
     char *store_url; /* "sqlite:<path>" or "postgresql://..." */
     bool broker_enabled;
-    char *broker_listen; /* host:port */
+    char *broker_listen;     /* host:port */
+    char *kafka_bootstrap;   /* host:port[,...] of an external Kafka cluster; NULL: none */
+    char **kafka_properties; /* librdkafka "name=value" properties */
+    size_t n_kafka_properties;
     bool http_enabled;
     char *http_listen; /* host:port */
     int64_t http_max_body_bytes;
@@ -316,6 +349,8 @@ typedef struct {
     size_t n_pipelines;
     app_job_t *jobs;
     size_t n_jobs;
+    app_generator_t *generators;
+    size_t n_generators;
 
     /* Private to the loader (config.c, config_refs.c). */
     core_arena_t *arena;
@@ -399,6 +434,13 @@ size_t app_config_print_errors(const app_config_t *cfg, FILE *f);
 void app_config_check_refs(app_config_t *cfg);
 /* The jobs section's checks (config_jobs.c), called by check_refs. */
 void app_config_check_jobs(app_config_t *cfg);
+/* The generators section's checks and computed defaults (config_gen.c),
+ * called by check_refs: unique names, topics of the config, the ratios'
+ * sum, the seed from the name. */
+void app_config_check_generators(app_config_t *cfg);
+/* The seed of a generator that gives none: FNV-1a (64 bit) of its name
+ * with the top bit cleared, so 0 to 2^63-1 like `strata gen --seed`. */
+int64_t app_generator_default_seed(const char *name);
 
 /* "Did you mean": feed every candidate to app_suggest_consider(); the
  * closest one within a third of the word's length (at least 1 edit) wins.
@@ -442,6 +484,8 @@ typedef enum {
     APP_KEY_LISTEN,    /* host:port */
     APP_KEY_STORE_URL, /* sqlite:<path> | postgresql://... */
     APP_KEY_TS_FORMAT, /* timestamp format name or strptime pattern */
+    APP_KEY_RATE,      /* double per second: N or N/s, bounds fmin..fmax */
+    APP_KEY_TIME,      /* int64_t ms since the epoch: ISO 8601 text or ms */
     APP_KEY_LIST,      /* sequence of scalars of type `elem`: char ** + size_t count */
     APP_KEY_SECTION,   /* nested mapping whose keys land in the same struct */
     APP_KEY_ITEMS,     /* sequence of mappings: item array + size_t count */

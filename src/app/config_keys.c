@@ -18,6 +18,7 @@
  * Threading: the tables are constant; the printer writes to its FILE only.
  */
 #include "app/config.h"
+#include "schema/schema.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -60,6 +61,9 @@ static const char *const agg_fns[] = {"count", "sum",  "min",    "max", "avg",
 static const char *const job_kinds[] = {"import", "recompute", "sql", "export", "retention", NULL};
 static const char *const catchups[] = {"none", "last", "all", NULL};
 static const char *const export_formats[] = {"csv", "parquet", NULL};
+/* gen_kinds() of src/gen/gen.h, in its order (a unit test compares them). */
+static const char *const gen_kind_names[] = {
+    "transactions", "stocks", "app", "web", "clickstream", "cdc", "external", "nexmark", NULL};
 
 #define J_IMPORT    APP_VAR(APP_JOB_IMPORT)
 #define J_RECOMPUTE APP_VAR(APP_JOB_RECOMPUTE)
@@ -74,6 +78,8 @@ _Static_assert(sizeof(app_pipe_kind_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_field_type_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_codec_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(app_partition_by_t) == sizeof(int), "enum size");
+_Static_assert(sizeof(app_gen_kind_t) == sizeof(int), "enum size");
+_Static_assert(CORE_ARRAY_LEN(gen_kind_names) == APP_GEN_NEXMARK + 2, "a name per kind");
 
 static const char *choice_name(const char *const *choices, size_t n, int i)
 {
@@ -120,6 +126,11 @@ const char *app_catchup_name(app_catchup_t c)
     return choice_name(catchups, CORE_ARRAY_LEN(catchups), (int)c);
 }
 
+const char *app_gen_kind_name(app_gen_kind_t k)
+{
+    return choice_name(gen_kind_names, CORE_ARRAY_LEN(gen_kind_names), (int)k);
+}
+
 /* ---- data, store, broker, http: mapped into app_config_t itself. */
 
 static const app_key_t data_keys[] = {
@@ -149,6 +160,24 @@ static const app_key_t broker_keys[] = {
      .off = APP_OFF(app_config_t, broker_listen),
      .def = "127.0.0.1:9092",
      .help = "Address of the Kafka listener, HOST:PORT ([v6addr]:PORT for IPv6)."},
+};
+
+static const app_key_t kafka_keys[] = {
+    {.name = "bootstrap",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, kafka_bootstrap),
+     .def_doc = "none (the embedded seglog)",
+     .help = "host:port[,host:port] of an external Kafka cluster: pipelines then read it and "
+             "share partitions with other instances (docs/external-kafka.md)."},
+    {.name = "properties",
+     .type = APP_KEY_LIST,
+     .elem = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, kafka_properties),
+     .off2 = APP_OFF(app_config_t, n_kafka_properties),
+     .min = 0,
+     .max = 256,
+     .help = "librdkafka properties as name=value (security.protocol=SASL_SSL, sasl.*), "
+             "passed to every client strata creates."},
 };
 
 static const app_key_t http_keys[] = {
@@ -203,6 +232,7 @@ static const app_section_t data_section = {.name = "data", KEYS(data_keys), .env
 static const app_section_t store_section = {.name = "store", KEYS(store_keys), .env = true};
 static const app_section_t broker_section = {.name = "broker", KEYS(broker_keys), .env = true};
 static const app_section_t http_section = {.name = "http", KEYS(http_keys), .env = true};
+static const app_section_t kafka_section = {.name = "kafka", KEYS(kafka_keys), .env = true};
 
 /* ---- topics[] */
 
@@ -951,6 +981,89 @@ static const app_section_t job_section = {
     .discriminator = "kind",
 };
 
+/* ---- generators[] */
+
+static const app_key_t generator_keys[] = {
+    {.name = "name",
+     .type = APP_KEY_IDENT,
+     .off = APP_OFF(app_generator_t, name),
+     .required = ALL,
+     .help = "Generator name: [a-z_][a-z0-9_]{0,62}; the default seed is derived from it."},
+    {.name = "kind",
+     .type = APP_KEY_ENUM,
+     .off = APP_OFF(app_generator_t, kind),
+     .choices = gen_kind_names,
+     .required = ALL,
+     .help = "The simulator (docs/generators.md): what the records are."},
+    {.name = "topic",
+     .type = APP_KEY_TOPIC,
+     .off = APP_OFF(app_generator_t, topic),
+     .required = ALL,
+     .help = "The topic it produces to (under topics); keys pick the partition."},
+    {.name = "rate",
+     .type = APP_KEY_RATE,
+     .off = APP_OFF(app_generator_t, rate),
+     .fmin = 0.01,
+     .fmax = 1000000,
+     .required = ALL,
+     .help = "Records per second (200 or 200/s), of wall time and of event time."},
+    {.name = "count",
+     .type = APP_KEY_INT,
+     .off = APP_OFF(app_generator_t, count),
+     .def = "-1",
+     .min = -1,
+     .max = INT64_MAX,
+     .help = "Records per run of `strata up`, then the generator stops; -1 runs until shutdown."},
+    {.name = "seed",
+     .type = APP_KEY_INT,
+     .off = APP_OFF(app_generator_t, seed),
+     .off2 = APP_OFF(app_generator_t, has_seed),
+     .min = 0,
+     .max = INT64_MAX,
+     .def_doc = "a hash of the name",
+     .help = "Seed of the record stream; the same seed and start give the same records."},
+    {.name = "start",
+     .type = APP_KEY_TIME,
+     .off = APP_OFF(app_generator_t, start_ms),
+     .off2 = APP_OFF(app_generator_t, has_start),
+     .def_doc = "now, at each start",
+     .help = "Event time of the first record: ISO 8601 (2026-11-22T13:00:00Z) or ms since "
+             "the epoch."},
+    {.name = "invalid_ratio",
+     .type = APP_KEY_FLOAT,
+     .off = APP_OFF(app_generator_t, invalid_ratio),
+     .def = "0",
+     .fmin = 0,
+     .fmax = 1,
+     .help = "Share of records that fail their schema (they go to the dlq)."},
+    {.name = "late_ratio",
+     .type = APP_KEY_FLOAT,
+     .off = APP_OFF(app_generator_t, late_ratio),
+     .def = "0",
+     .fmin = 0,
+     .fmax = 1,
+     .help = "Share of records stamped far behind the stream; the three ratios sum to 1 at most."},
+    {.name = "anomaly_ratio",
+     .type = APP_KEY_FLOAT,
+     .off = APP_OFF(app_generator_t, anomaly_ratio),
+     .def = "0",
+     .fmin = 0,
+     .fmax = 1,
+     .help = "Share of records with anomalous values (spikes, jumps, bursts)."},
+    {.name = "enabled",
+     .type = APP_KEY_BOOL,
+     .off = APP_OFF(app_generator_t, enabled),
+     .def = "true",
+     .help = "false keeps the generator in the config without running it."},
+};
+
+static const app_section_t generator_section = {
+    .name = "generators[]",
+    KEYS(generator_keys),
+    .item_size = sizeof(app_generator_t),
+    .line_off = APP_OFF(app_generator_t, line),
+};
+
 /* ---- the root */
 
 static const app_key_t root_keys[] = {
@@ -966,6 +1079,10 @@ static const app_key_t root_keys[] = {
      .type = APP_KEY_SECTION,
      .section = &broker_section,
      .help = "The embedded Kafka-compatible broker."},
+    {.name = "kafka",
+     .type = APP_KEY_SECTION,
+     .section = &kafka_section,
+     .help = "An external Kafka cluster in place of the embedded seglog (scale-out)."},
     {.name = "http",
      .type = APP_KEY_SECTION,
      .section = &http_section,
@@ -998,6 +1115,13 @@ static const app_key_t root_keys[] = {
      .section = &job_section,
      .max = APP_CONFIG_MAX_ITEMS,
      .help = "Batch jobs: scheduled or manual, every run tracked in job_runs."},
+    {.name = "generators",
+     .type = APP_KEY_ITEMS,
+     .off = APP_OFF(app_config_t, generators),
+     .off2 = APP_OFF(app_config_t, n_generators),
+     .section = &generator_section,
+     .max = APP_CONFIG_MAX_ITEMS,
+     .help = "Data simulators that `strata up` runs, each into a topic at a rate."},
 };
 
 static const app_section_t root_section = {.name = "", KEYS(root_keys)};
@@ -1156,6 +1280,48 @@ static bool conv_float(const app_key_t *k, const char *s, double *out, app_why_t
     return true;
 }
 
+/* N or N/s: records per second, a number within the key's bounds. */
+static bool conv_rate(const app_key_t *k, const char *s, double *out, app_why_t *w)
+{
+    char num[64];
+    size_t n = strlen(s);
+    if (n >= 2 && strcmp(s + n - 2, "/s") == 0)
+        n -= 2;
+    if (n == 0 || n >= sizeof num)
+        return app_why(w, "invalid rate '%.64s' (write records per second: 200 or 200/s)", s);
+    memcpy(num, s, n);
+    num[n] = '\0';
+    double v;
+    if (!conv_float(k, num, &v, w))
+        return app_why(w,
+                       "invalid rate '%.64s' (write records per second, %g to %.15g: 200 or "
+                       "200/s)",
+                       s, k->fmin, k->fmax);
+    *out = v;
+    return true;
+}
+
+/* ISO 8601 (as a timestamp field with format iso8601 reads it) or a whole
+ * number of ms since the epoch, from 1970 to 9999. */
+static bool conv_time(const char *s, int64_t *out, app_why_t *w)
+{
+    static const int64_t max_ms = 253402300799999; /* 9999-12-31T23:59:59.999Z */
+    int64_t v, us;
+    if (core_parse_i64(s, 0, max_ms, &v) == 0) {
+        *out = v;
+        return true;
+    }
+    if (schema_parse_timestamp(SCHEMA_TS_ISO8601, NULL, s, strlen(s), &us) == 0 && us >= 0 &&
+        us / 1000 <= max_ms) {
+        *out = us / 1000;
+        return true;
+    }
+    return app_why(w,
+                   "invalid time '%.64s' (write ISO 8601 such as 2026-11-22T13:00:00Z, or ms "
+                   "since the epoch)",
+                   s);
+}
+
 static bool conv_duration(const app_key_t *k, const char *s, int64_t *out, app_why_t *w)
 {
     int64_t v;
@@ -1293,6 +1459,10 @@ static bool convert(core_arena_t *arena, const app_key_t *k, app_key_type_t type
         return conv_duration(k, s, dst, w);
     case APP_KEY_ENUM:
         return conv_enum(k, s, dst, w);
+    case APP_KEY_RATE:
+        return conv_rate(k, s, dst, w);
+    case APP_KEY_TIME:
+        return conv_time(s, dst, w);
     default:
         break;
     }
@@ -1361,6 +1531,10 @@ static const char *type_doc(app_key_type_t t)
         return "list of mappings";
     case APP_KEY_AGGREGATES:
         return "mapping of name to fn(expression)";
+    case APP_KEY_RATE:
+        return "rate";
+    case APP_KEY_TIME:
+        return "time";
     }
     return "?";
 }
@@ -1421,6 +1595,9 @@ static void bounds_cell(core_buf_t *b, const app_key_t *k)
     case APP_KEY_FLOAT:
         if (k->fmin < k->fmax)
             core_buf_printf(b, "%g to %g", k->fmin, k->fmax);
+        break;
+    case APP_KEY_RATE:
+        core_buf_printf(b, "%.15g/s to %.15g/s", k->fmin, k->fmax);
         break;
     case APP_KEY_LIST:
     case APP_KEY_ITEMS:

@@ -450,4 +450,5 @@ void app_config_check_refs(app_config_t *cfg)
     check_schemas(cfg);
     check_pipelines(cfg);
     app_config_check_jobs(cfg);
+    app_config_check_generators(cfg);
 }

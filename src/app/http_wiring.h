@@ -5,6 +5,8 @@
  *
  *   GET  /healthz                    liveness (built into http/)
  *   POST /topics/{topic}/records     ingest (http_ingest.c, docs/http.md)
+ *   GET  /readyz, /metrics, /api/... the REST API and metrics (api.h,
+ *                                    docs/api.md, docs/metrics.md)
  *
  * Lifecycle: app_http_start() after the log, the bus and the pipelines are
  * up -> app_http_stop() before any of them is closed. The config, the
@@ -21,18 +23,29 @@
 #include "app/platform.h"
 #include "bus/bus.h"
 #include "http/http.h"
+#include "kafka/kafka.h"
 #include "seglog/seglog.h"
 
 typedef struct app_http app_http_t;
 
+/* What the REST API and /metrics read besides the config, the log and
+ * the bus (all borrowed; each must outlive the server). */
+typedef struct {
+    stream_runtime_t *rt;   /* may be NULL: no pipelines */
+    kafka_broker_t *broker; /* NULL: no broker in this process */
+    batch_runner_t *runner; /* NULL: no jobs */
+    const char *store_url;  /* the serving store */
+} app_http_parts_t;
+
 /* Starts the server with the config's http section, unless http.enabled is
  * false and `listen` is NULL. `listen` (may be NULL) overrides
  * http.listen (--http-listen). Prints "strata http listening on
- * HOST:PORT" with the bound port. *out is NULL when nothing was started.
- * Returns 0, or APP_EXIT_ERROR after printing why (a bind failure, a
- * schema rule that does not compile). */
+ * HOST:PORT" with the bound port. With `parts` (may be NULL: health and
+ * ingest only) it also serves the REST API, /readyz and /metrics. *out is
+ * NULL when nothing was started. Returns 0, or APP_EXIT_ERROR after
+ * printing why (a bind failure, a schema rule that does not compile). */
 int app_http_start(const app_config_t *cfg, const app_platform_t *pf, seglog_t *log, bus_t *bus,
-                   const char *listen, app_http_t **out);
+                   const char *listen, const app_http_parts_t *parts, app_http_t **out);
 /* Stops the server (requests in flight finish first) and frees it. NULL
  * is ignored. */
 void app_http_stop(app_http_t *h);

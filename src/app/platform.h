@@ -14,6 +14,7 @@
 
 #include "app/config.h"
 #include "batch/batch.h"
+#include "bus/bus.h"
 #include "schema/schema.h"
 #include "seglog/seglog.h"
 #include "stream/stream.h"
@@ -65,6 +66,26 @@ void app_redact_url(const char *url, char *out, size_t n);
  * (then returning APP_EXIT_CONFIG). 0 or an APP_EXIT_ code; *cfg is set
  * whenever it could be loaded (destroy it), pf is always finishable. */
 int app_load_checked(const char *path, app_config_t **cfg, app_platform_t *pf);
+
+/* ---- The config's generators inside `strata up` (gen_wiring.c). */
+
+typedef struct app_gens app_gens_t;
+
+/* Starts one thread per enabled generator of cfg, each producing with
+ * gen_run() into its topic on `bus` (borrowed; it must outlive
+ * app_gens_stop()) at its rate. `run` false (--no-generators) starts
+ * none. Prints a line per generator (kind, topic, rate, seed, start) and
+ * "strata up: N generators running" (nothing when the config has no
+ * generators). *out is NULL when nothing was started. Returns 0, or
+ * APP_EXIT_ERROR after printing why (the generators already started are
+ * stopped). Main thread. */
+int app_gens_start(const app_config_t *cfg, bus_t *bus, bool run, app_gens_t **out);
+
+/* Sets the generators' stop flag, joins their threads (each stops within
+ * about 100 ms), prints the counts of each generator that was still
+ * running, and frees everything. NULL is ignored. Main thread; call it
+ * before the bus closes. */
+void app_gens_stop(app_gens_t *gs);
 
 int cmd_up(app_ctx_t *ctx, int argc, char **argv);
 int cmd_views(app_ctx_t *ctx, int argc, char **argv);

@@ -1,60 +1,40 @@
 /*
- * The bus over the embedded seglog.
+ * The bus's dispatch: every public call goes through the implementation's
+ * vtable (bus_int.h). What all implementations share lives here: the
+ * generation counter that readers and bus_wait() use to sleep until
+ * records may have arrived, the reader's common fields, and Kafka's
+ * default partitioner.
  *
- * Readers read whole batches with seglog_read() into their own buffer,
- * decompress the ones that need it, and hand out the records at or after
- * their position. The topic is looked up by name on every poll, so a
- * deleted topic shows up as CORE_ENOENT rather than a dangling pointer.
- *
- * Waiting: the bus registers one seglog append hook that bumps a
- * generation counter and broadcasts a condition variable; a reader with
- * nothing to read waits until the generation moves or its timeout passes.
- *
- * Threading: bus_t fields are immutable after open except `gen`, which is
- * guarded by `mu`. A reader belongs to one thread.
+ * Threading: the generation is guarded by the bus's mutex; the round-robin
+ * cursor is atomic; everything else is immutable after open.
  */
 #include "bus/bus.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "record/record.h"
-#include "seglog/seglog.h"
+#include "bus/bus_int.h"
 
-#define READ_MAX_BYTES       (1024 * 1024)
-#define DECOMPRESS_MAX_BYTES (64 * 1024 * 1024)
-/* A read returns at least one whole batch, which may be as large as a
- * topic's max message size (capped at 64 MiB here). */
-#define RAW_MAX_BYTES (READ_MAX_BYTES + 64 * 1024 * 1024)
-/* Decompressed batches of one poll; the poll returns early past PLAIN_SOFT. */
-#define PLAIN_SOFT_BYTES (8 * 1024 * 1024)
-#define PLAIN_MAX_BYTES  (PLAIN_SOFT_BYTES + RECORD_BATCH_HEADER_SIZE + DECOMPRESS_MAX_BYTES)
-
-struct bus {
-    seglog_t *log; /* borrowed */
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* with mu: an append happened */
-    uint64_t gen;      /* appends seen; guarded by mu */
-    uint32_t rr;       /* round-robin cursor for null keys */
-};
-
-struct bus_reader {
-    bus_t *bus;
-    char *topic;
-    int32_t partition;
-    int64_t pos;      /* next offset to hand out */
-    core_buf_t raw;   /* batches of the current read */
-    core_buf_t plain; /* decompressed batches */
-    size_t raw_off;   /* next unread batch in raw */
-};
-
-static void on_append(void *arg, seglog_part_t *p)
+void bus_base_init(bus_t *b, const bus_ops_t *ops)
 {
-    (void)p;
-    bus_t *b = arg;
+    b->ops = ops;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+void bus_base_fini(bus_t *b)
+{
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+}
+
+void bus_notify(bus_t *b)
+{
     pthread_mutex_lock(&b->mu);
     b->gen++;
     pthread_cond_broadcast(&b->cv);
@@ -63,91 +43,44 @@ static void on_append(void *arg, seglog_part_t *p)
 
 int bus_open_seglog(seglog_t *log, bus_t **out)
 {
-    bus_t *b = core_calloc(CORE_MEM_BUS, 1, sizeof *b);
-    if (b == NULL)
-        return core_error(CORE_ENOMEM, "bus: out of memory");
-    b->log = log;
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    int rc = seglog_add_append_hook(log, on_append, b);
-    if (rc != 0) {
-        pthread_cond_destroy(&b->cv);
-        pthread_mutex_destroy(&b->mu);
-        core_free(b);
-        return rc;
-    }
-    *out = b;
-    return 0;
+    return bus_seglog_open(log, out);
 }
 
 void bus_close(bus_t *b)
 {
-    if (b == NULL)
-        return;
-    seglog_remove_append_hook(b->log, on_append, b);
-    pthread_cond_destroy(&b->cv);
-    pthread_mutex_destroy(&b->mu);
-    core_free(b);
+    if (b != NULL)
+        b->ops->close(b);
+}
+
+bool bus_is_external(const bus_t *b)
+{
+    return b->ops->external;
 }
 
 void bus_wake(bus_t *b)
 {
-    on_append(b, NULL);
-}
-
-static int get_part(bus_t *b, const char *topic, int32_t partition, seglog_part_t **out)
-{
-    seglog_topic_t *t = seglog_topic_get(b->log, topic);
-    if (t == NULL)
-        return core_error(CORE_ENOENT, "topic %s does not exist", topic);
-    seglog_part_t *p = seglog_partition(t, partition);
-    if (p == NULL)
-        return core_error(CORE_ENOENT, "topic %s has no partition %d", topic, (int)partition);
-    *out = p;
-    return 0;
+    bus_notify(b);
 }
 
 int bus_partitions(bus_t *b, const char *topic, int32_t *count)
 {
-    seglog_topic_t *t = seglog_topic_get(b->log, topic);
-    if (t == NULL)
-        return core_error(CORE_ENOENT, "topic %s does not exist", topic);
-    *count = seglog_topic_config(t)->partitions;
-    return 0;
+    return b->ops->partitions(b, topic, count);
 }
 
 int bus_offsets(bus_t *b, const char *topic, int32_t partition, int64_t *start, int64_t *end)
 {
-    seglog_part_t *p = NULL;
-    int rc = get_part(b, topic, partition, &p);
-    if (rc != 0)
-        return rc;
-    *start = seglog_log_start(p);
-    *end = seglog_log_end(p);
-    return 0;
+    return b->ops->offsets(b, topic, partition, start, end);
 }
 
 int bus_offset_for_time(bus_t *b, const char *topic, int32_t partition, int64_t ts_ms,
                         int64_t *offset)
 {
-    seglog_part_t *p = NULL;
-    int rc = get_part(b, topic, partition, &p);
-    if (rc != 0)
-        return rc;
-    return seglog_offset_for_time(p, ts_ms, offset);
+    return b->ops->offset_for_time(b, topic, partition, ts_ms, offset);
 }
 
 int bus_reader_open(bus_t *b, const char *topic, int32_t partition, int64_t offset,
                     bus_reader_t **out)
 {
-    seglog_part_t *p = NULL;
-    int rc = get_part(b, topic, partition, &p);
-    if (rc != 0)
-        return rc;
     bus_reader_t *r = core_calloc(CORE_MEM_BUS, 1, sizeof *r);
     if (r == NULL || (r->topic = core_strdup(CORE_MEM_BUS, topic)) == NULL) {
         core_free(r);
@@ -156,8 +89,12 @@ int bus_reader_open(bus_t *b, const char *topic, int32_t partition, int64_t offs
     r->bus = b;
     r->partition = partition;
     r->pos = offset;
-    core_buf_init(&r->raw, CORE_MEM_BUS, RAW_MAX_BYTES);
-    core_buf_init(&r->plain, CORE_MEM_BUS, PLAIN_MAX_BYTES);
+    int rc = b->ops->reader_open(r);
+    if (rc != 0) {
+        core_free(r->topic);
+        core_free(r);
+        return rc;
+    }
     *out = r;
     return 0;
 }
@@ -166,10 +103,15 @@ void bus_reader_close(bus_reader_t *r)
 {
     if (r == NULL)
         return;
-    core_buf_fini(&r->raw);
-    core_buf_fini(&r->plain);
+    r->bus->ops->reader_close(r);
     core_free(r->topic);
     core_free(r);
+}
+
+int bus_reader_poll(bus_reader_t *r, bus_record_t *recs, size_t max, size_t *n, int timeout_ms)
+{
+    *n = 0;
+    return r->bus->ops->reader_poll(r, recs, max, n, timeout_ms);
 }
 
 int64_t bus_reader_position(const bus_reader_t *r)
@@ -179,111 +121,7 @@ int64_t bus_reader_position(const bus_reader_t *r)
 
 int64_t bus_reader_end(bus_reader_t *r)
 {
-    seglog_part_t *p = NULL;
-    if (get_part(r->bus, r->topic, r->partition, &p) != 0)
-        return r->pos;
-    return seglog_log_end(p);
-}
-
-static int error_at(bus_reader_t *r, int code, const char *what)
-{
-    char detail[CORE_ERROR_DETAIL_MAX];
-    snprintf(detail, sizeof detail, "%s", core_error_detail());
-    return core_error(code, "%s topic %s partition %d at offset %lld%s%s", what, r->topic,
-                      (int)r->partition, (long long)r->pos, detail[0] != '\0' ? ": " : "", detail);
-}
-
-/* Copies the records at or after r->pos out of one uncompressed batch. */
-static int take_records(bus_reader_t *r, const uint8_t *batch, size_t len, bus_record_t *recs,
-                        size_t max, size_t *n)
-{
-    record_iter_t it;
-    record_t rec;
-    core_error_clear();
-    int rc = record_iter_init(&it, batch, len, false);
-    while (rc == 0 && *n < max && (rc = record_iter_next(&it, &rec)) == 1) {
-        rc = 0;
-        if (rec.offset < r->pos)
-            continue;
-        bus_record_t *o = &recs[(*n)++];
-        o->key = rec.key_len >= 0 ? (const char *)rec.key : NULL;
-        o->key_len = rec.key_len > 0 ? (size_t)rec.key_len : 0;
-        o->value = rec.value_len >= 0 ? (const char *)rec.value : NULL;
-        o->value_len = rec.value_len > 0 ? (size_t)rec.value_len : 0;
-        o->offset = rec.offset;
-        o->timestamp_ms = rec.timestamp;
-        o->partition = r->partition;
-        r->pos = rec.offset + 1;
-    }
-    if (rc < 0)
-        return error_at(r, rc, "decode a batch of");
-    return 0;
-}
-
-/* Hands out records from the batches already read. Decompressed batches are
- * appended to `plain`, which is reset by the next read, so records stay
- * valid until the next poll. Returns with *n == max, or the batches used up. */
-static int take_from_raw(bus_reader_t *r, bus_record_t *recs, size_t max, size_t *n)
-{
-    while (r->raw_off < r->raw.len && *n < max) {
-        const uint8_t *batch = r->raw.data + r->raw_off;
-        record_batch_header_t h;
-        core_error_clear();
-        int rc = record_batch_parse(batch, r->raw.len - r->raw_off, false, &h);
-        if (rc != 0)
-            return error_at(r, rc, "parse a batch of");
-        size_t size = record_batch_size(&h);
-        if (record_batch_last_offset(&h) >= r->pos) {
-            if ((h.attributes & RECORD_ATTR_CODEC_MASK) != 0) {
-                if (r->plain.len > PLAIN_SOFT_BYTES)
-                    return 0; /* enough for this poll; records so far stay valid */
-                size_t at = r->plain.len;
-                rc = record_batch_decompress(batch, size, DECOMPRESS_MAX_BYTES, &r->plain);
-                if (rc != 0)
-                    return error_at(r, rc, "decompress a batch of");
-                rc = take_records(r, r->plain.data + at, r->plain.len - at, recs, max, n);
-            } else {
-                rc = take_records(r, batch, size, recs, max, n);
-            }
-            if (rc != 0)
-                return rc;
-            if (*n == max && r->pos <= record_batch_last_offset(&h))
-                return 0; /* this batch is not finished; stay on it */
-        }
-        r->pos = CORE_MAX(r->pos, record_batch_last_offset(&h) + 1);
-        r->raw_off += size;
-    }
-    return 0;
-}
-
-/* Reads the next batches from the seglog into raw. *got is false at the
- * log end. */
-static int read_more(bus_reader_t *r, bool *got)
-{
-    seglog_part_t *p = NULL;
-    int rc = get_part(r->bus, r->topic, r->partition, &p);
-    if (rc != 0)
-        return rc;
-    *got = false;
-    if (r->pos >= seglog_log_end(p))
-        return 0;
-    int64_t start = seglog_log_start(p);
-    if (r->pos < start) {
-        core_log(CORE_LOG_WARN, "bus",
-                 "topic %s partition %d: offsets %lld to %lld were deleted by retention; "
-                 "going on from %lld",
-                 r->topic, (int)r->partition, (long long)r->pos, (long long)start - 1,
-                 (long long)start);
-        r->pos = start;
-    }
-    core_buf_reset(&r->raw);
-    r->raw_off = 0;
-    core_error_clear();
-    rc = seglog_read(p, r->pos, READ_MAX_BYTES, &r->raw);
-    if (rc != 0)
-        return error_at(r, rc, "read");
-    *got = r->raw.len > 0;
-    return 0;
+    return r->bus->ops->reader_end(r);
 }
 
 uint64_t bus_generation(bus_t *b)
@@ -312,30 +150,6 @@ void bus_wait(bus_t *b, uint64_t seen, int timeout_ms)
     pthread_mutex_unlock(&b->mu);
 }
 
-int bus_reader_poll(bus_reader_t *r, bus_record_t *recs, size_t max, size_t *n, int timeout_ms)
-{
-    *n = 0;
-    if (r->raw_off >= r->raw.len)
-        core_buf_reset(&r->plain);
-    for (int round = 0; *n < max; round++) {
-        int rc = take_from_raw(r, recs, max, n);
-        if (rc != 0 || *n > 0)
-            return rc;
-        uint64_t seen = bus_generation(r->bus);
-        bool got;
-        core_buf_reset(&r->plain);
-        rc = read_more(r, &got);
-        if (rc != 0)
-            return rc;
-        if (got)
-            continue;
-        if (timeout_ms <= 0 || round > 0)
-            return 0;
-        bus_wait(r->bus, seen, timeout_ms);
-    }
-    return 0;
-}
-
 int32_t bus_partition_for_key(const void *key, size_t key_len, int32_t partitions)
 {
     if (partitions <= 1)
@@ -344,62 +158,27 @@ int32_t bus_partition_for_key(const void *key, size_t key_len, int32_t partition
     return (int32_t)(h % (uint32_t)partitions);
 }
 
-static int build_batch(const bus_message_t *msgs, size_t n, size_t max_bytes, record_builder_t *bld)
+int32_t bus_pick_partition(bus_t *b, const bus_message_t *first, int32_t partitions)
 {
-    int64_t now = core_wall_ms();
-    for (size_t i = 0; i < n; i++) {
-        const bus_message_t *m = &msgs[i];
-        if (m->key_len > INT32_MAX || m->value_len > INT32_MAX)
-            return core_error(CORE_ETOOBIG, "record larger than 2 GiB");
-        int rc = record_builder_add(bld, m->timestamp_ms < 0 ? now : m->timestamp_ms, m->key,
-                                    m->key != NULL ? (int32_t)m->key_len : -1, m->value,
-                                    m->value != NULL ? (int32_t)m->value_len : -1, NULL, 0);
-        if (rc != 0)
-            return rc == CORE_ETOOBIG ? core_error(rc,
-                                                   "batch of %zu records exceeds the "
-                                                   "topic's max message size of %zu bytes",
-                                                   n, max_bytes)
-                                      : rc;
-    }
-    return 0;
+    if (first->key != NULL)
+        return bus_partition_for_key(first->key, first->key_len, partitions);
+    return (int32_t)(__atomic_fetch_add(&b->rr, 1, __ATOMIC_RELAXED) % (uint32_t)partitions);
 }
 
 int bus_produce(bus_t *b, const char *topic, int32_t partition, const bus_message_t *msgs, size_t n,
                 bool sync, int64_t *base)
 {
-    seglog_topic_t *t = seglog_topic_get(b->log, topic);
-    if (t == NULL)
-        return core_error(CORE_ENOENT, "topic %s does not exist", topic);
     if (n == 0)
         return core_error(CORE_EINVAL, "bus_produce: no records");
-    const seglog_topic_config_t *cfg = seglog_topic_config(t);
-    if (partition < 0) {
-        if (msgs[0].key != NULL)
-            partition = bus_partition_for_key(msgs[0].key, msgs[0].key_len, cfg->partitions);
-        else
-            partition = (int32_t)(__atomic_fetch_add(&b->rr, 1, __ATOMIC_RELAXED) %
-                                  (uint32_t)cfg->partitions);
-    }
-    seglog_part_t *p = seglog_partition(t, partition);
-    if (p == NULL)
-        return core_error(CORE_ENOENT, "topic %s has no partition %d", topic, (int)partition);
-    record_builder_t bld;
-    record_builder_init(&bld, CORE_MEM_BUS, (size_t)cfg->max_message_bytes);
-    uint8_t *batch;
-    size_t len;
-    int64_t first = 0, end;
-    int rc = build_batch(msgs, n, (size_t)cfg->max_message_bytes, &bld);
-    if (rc == 0)
-        rc = record_builder_finish(&bld, &batch, &len);
-    if (rc == 0 && sync) {
-        rc = seglog_append_nowait(p, batch, len, &first, &end);
-        if (rc == 0)
-            rc = seglog_sync(p, end);
-    } else if (rc == 0) {
-        rc = seglog_append(p, batch, len, &first); /* syncs under flush=always */
-    }
-    record_builder_fini(&bld);
-    if (rc == 0 && base != NULL)
-        *base = first;
-    return rc;
+    return b->ops->produce(b, topic, partition, msgs, n, sync, base);
+}
+
+int bus_group_open(bus_t *b, const char *topic, const char *group, const bus_group_callbacks_t *cb,
+                   bus_group_t **out)
+{
+    if (b->ops->group_open == NULL)
+        return core_error(CORE_EUNSUPP,
+                          "consumer groups need an external Kafka bus; the %s bus has none",
+                          b->ops->name);
+    return b->ops->group_open(b, topic, group, cb, out);
 }

@@ -1,14 +1,15 @@
 /*
  * bus: how pipelines, jobs and generators reach topics. Produce, consume
- * and read ranges over the embedded seglog; an external Kafka cluster
- * (librdkafka) plugs in behind the same interface later, as another
- * implementation of the vtable in bus_int.h.
+ * and read ranges over the embedded seglog (bus_open_seglog) or over an
+ * external Kafka cluster through librdkafka (bus_open_kafka); both are
+ * implementations of the vtable in bus_int.h.
  *
- * Lifecycle: bus_open_seglog() -> readers and produce calls ->
- * bus_close() (after every reader is closed).
+ * Lifecycle: bus_open_seglog() or bus_open_kafka() -> readers, groups and
+ * produce calls -> bus_close() (after every reader and group is closed).
  *
- * Threading: a bus_t may be shared by threads (the seglog is thread-safe);
- * a bus_reader_t belongs to one thread.
+ * Threading: a bus_t may be shared by threads (the seglog and librdkafka
+ * handles are thread-safe); a bus_reader_t and a bus_group_t belong to one
+ * thread.
  *
  * Records handed out by a reader borrow its buffers until its next poll.
  * Offsets are Kafka offsets; timestamps are the record's Kafka timestamp in
@@ -30,6 +31,18 @@ typedef struct seglog seglog_t;
 /* A bus over an open seglog (borrowed; it must outlive the bus). */
 int bus_open_seglog(seglog_t *log, bus_t **out);
 void bus_close(bus_t *b); /* NULL is ignored */
+
+/* A bus over an external Kafka cluster. bootstrap is "host:port[,...]"
+ * (copied); props[0..nprops) are librdkafka properties "name=value"
+ * (copied), applied to every producer and consumer the bus creates, after
+ * strata's defaults and before the settings the bus needs (idempotence,
+ * acks=all, no auto commit). Checks the cluster answers a metadata request
+ * within 10 s. CORE_EINVAL: a property librdkafka rejects (the detail names
+ * it); CORE_EIO: the cluster is unreachable. */
+int bus_open_kafka(const char *bootstrap, const char *const *props, size_t nprops, bus_t **out);
+/* Whether the bus is an external cluster (pipelines then share partitions
+ * with other instances through consumer groups). */
+bool bus_is_external(const bus_t *b);
 
 /* Partition count of a topic. CORE_ENOENT if it does not exist. */
 int bus_partitions(bus_t *b, const char *topic, int32_t *count);
@@ -93,5 +106,39 @@ int32_t bus_partition_for_key(const void *key, size_t key_len, int32_t partition
  * max message size. */
 int bus_produce(bus_t *b, const char *topic, int32_t partition, const bus_message_t *msgs, size_t n,
                 bool sync, int64_t *base);
+
+/* ---- Consumer groups (external buses only).
+ *
+ * A group member of `group` subscribed to `topic`: the cluster assigns it
+ * a share of the topic's partitions and moves them between members as they
+ * come and go (an eager protocol: on every rebalance all of a member's
+ * partitions are revoked, then the new share is assigned). The member
+ * reads nothing itself: its owner reads assigned partitions with readers at
+ * offsets of its own choosing. Callbacks run inside bus_group_poll and
+ * bus_group_close, on the calling thread; an error a callback returns is
+ * returned by that call. */
+typedef struct bus_group bus_group_t;
+typedef struct {
+    int (*assigned)(void *arg, const int32_t *partitions, size_t n);
+    /* Called before the partitions go to another member: the owner must
+     * stop reading them (and commit what it wants kept) before returning. */
+    int (*revoked)(void *arg, const int32_t *partitions, size_t n);
+    void *arg;
+} bus_group_callbacks_t;
+
+/* Joins `group` (copied) for `topic` (copied); cb is copied. CORE_EUNSUPP on
+ * the embedded bus. */
+int bus_group_open(bus_t *b, const char *topic, const char *group, const bus_group_callbacks_t *cb,
+                   bus_group_t **out);
+/* Keeps the membership alive and serves rebalances; call it at least every
+ * few seconds. Waits up to timeout_ms for an event. */
+int bus_group_poll(bus_group_t *g, int timeout_ms);
+/* Records that partition's records before `next` are processed: sent to
+ * the cluster as the group's committed offset (asynchronously, at most once
+ * a second, for monitoring tools; strata never reads it back). */
+void bus_group_commit(bus_group_t *g, int32_t partition, int64_t next);
+/* Leaves the group (the revoked callback runs for the partitions still
+ * held) and frees g. NULL is ignored. */
+void bus_group_close(bus_group_t *g);
 
 #endif

@@ -217,4 +217,142 @@ typedef int (*http_body_record_fn)(void *arg, const http_body_record_t *rec);
 int http_body_split(http_body_format_t format, const char *body, size_t len, size_t max_records,
                     http_body_record_fn fn, void *arg, http_body_error_t *err);
 
+/* ------------------------------------------------------------------------
+ * Introspection (query.c). Any thread once the server is started (the
+ * route table is read-only from then on); before, the creating thread.
+ * ------------------------------------------------------------------------ */
+
+/* Calls fn once per route, in the order added, with its method and its
+ * pattern as given to http_route ("/topics/{topic}/records"; borrowed for
+ * the call). The built-in GET /healthz is included. */
+typedef void (*http_route_visit_fn)(void *arg, const char *method, const char *pattern);
+void http_server_routes(const http_server_t *s, http_route_visit_fn fn, void *arg);
+/* Connections open now (0 before start and after stop). */
+int64_t http_server_connections(const http_server_t *s);
+
+/* ------------------------------------------------------------------------
+ * Query parameters and paging (query.c), for JSON APIs. Errors set the
+ * thread's detail to a sentence naming the parameter, ready for
+ * http_respond_error(r, 400, "%s", core_error_detail()).
+ * ------------------------------------------------------------------------ */
+
+/* Query argument `name` as a decimal integer in [min, max]: *out = def when
+ * absent. CORE_EINVAL when present but empty, not an integer or out of
+ * bounds. */
+int http_query_int(const http_request_t *r, const char *name, int64_t min, int64_t max, int64_t def,
+                   int64_t *out);
+/* Query argument `name` as a boolean: absent -> def; "", "1", "true", "yes"
+ * -> true; "0", "false", "no" -> false; anything else CORE_EINVAL. */
+int http_query_bool(const http_request_t *r, const char *name, bool def, bool *out);
+
+/* A page: `limit` items starting at item `offset`. */
+typedef struct {
+    int64_t limit;
+    int64_t offset;
+} http_page_t;
+
+/* Reads ?limit= (1..; default def_limit; a larger value is lowered to
+ * max_limit, not refused) and ?offset= (>= 0; default 0). CORE_EINVAL for
+ * a limit < 1, a negative offset or text that is not an integer. */
+int http_query_page(const http_request_t *r, int64_t def_limit, int64_t max_limit,
+                    http_page_t *out);
+/* Writes the members "limit", "offset" and "next_offset" (the offset of
+ * the next page when `more`, else null) into the object being written. */
+int http_json_page(core_json_writer_t *w, const http_page_t *pg, size_t returned, bool more);
+
+/* ------------------------------------------------------------------------
+ * Prometheus text exposition format, version 0.0.4 (metrics.c).
+ *
+ * A writer appends metric families to a buffer: http_prom_family() writes
+ * a family's # HELP and # TYPE lines, then its samples follow with the
+ * calls below until the next family. Checked as they are written: metric
+ * and label names (Prometheus's rules: [a-zA-Z_:][a-zA-Z0-9_:]* for
+ * metrics, [a-zA-Z_][a-zA-Z0-9_]* for labels, no "__" prefix, "le" and
+ * "quantile" reserved), a family declared once, samples matching the
+ * family's type, histogram bounds strictly increasing. Label values are
+ * escaped (\\, \", \n) and bytes that are not UTF-8 become U+FFFD; HELP
+ * text escapes \\ and \n. Integers are written exactly; doubles in the
+ * shortest form that reads back the same, NaN as NaN, infinities as +Inf
+ * and -Inf.
+ *
+ * The first error is sticky: every later call returns it, and the buffer
+ * then holds a partial exposition to be discarded. Errors: CORE_EINVAL
+ * (a bad name, a duplicate family, a sample of the wrong type or before
+ * any family, bad bounds), the buffer's CORE_ETOOBIG / CORE_ENOMEM.
+ *
+ * Lives in the caller's storage (init/fini); `out` is borrowed. One thread.
+ * ------------------------------------------------------------------------ */
+#define HTTP_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define HTTP_PROM_NAME_MAX     128 /* bytes of a metric or label name, NUL included */
+#define HTTP_PROM_MAX_LABELS   16  /* labels of one sample */
+
+typedef enum {
+    HTTP_PROM_COUNTER,   /* one sample per label set: the family's name; ends in _total */
+    HTTP_PROM_GAUGE,     /* one sample per label set: the family's name */
+    HTTP_PROM_HISTOGRAM, /* NAME_bucket{le=...}..., NAME_sum, NAME_count */
+    HTTP_PROM_SUMMARY    /* NAME_sum and NAME_count (no quantiles) */
+} http_prom_type_t;
+
+typedef struct {
+    const char *name;  /* borrowed */
+    const char *value; /* borrowed; any bytes */
+} http_prom_label_t;
+
+typedef struct {
+    core_buf_t *out;  /* borrowed */
+    core_map_t *seen; /* family names written; owned */
+    char family[HTTP_PROM_NAME_MAX];
+    http_prom_type_t type;
+    bool open; /* a family was declared */
+    int rc;    /* sticky first error */
+} http_prom_t;
+
+/* CORE_ENOMEM when the name set cannot be made (fini is still safe). */
+int http_prom_init(http_prom_t *p, core_buf_t *out);
+void http_prom_fini(http_prom_t *p);
+/* Declares a family. A counter's name must end in "_total"; help is any
+ * text (may be NULL: no HELP line). */
+int http_prom_family(http_prom_t *p, const char *name, http_prom_type_t type, const char *help);
+/* One sample of the current counter or gauge family. labels may be NULL
+ * when n is 0. A counter's value must not be negative. */
+int http_prom_int(http_prom_t *p, const http_prom_label_t *labels, size_t n, int64_t v);
+int http_prom_double(http_prom_t *p, const http_prom_label_t *labels, size_t n, double v);
+/* One histogram of the current histogram family: counts[i] is the number
+ * of observations in bucket i (not cumulative): at most bounds[i] and above
+ * bounds[i-1], for i < nbounds; counts[nbounds] is the number above the
+ * last bound. Written cumulatively as NAME_bucket{...,le="b"} for each
+ * bound, le="+Inf", then NAME_sum (sum) and NAME_count (the total). */
+int http_prom_histogram(http_prom_t *p, const http_prom_label_t *labels, size_t n,
+                        const double *bounds, const int64_t *counts, size_t nbounds, double sum);
+/* One summary of the current summary family: NAME_sum and NAME_count. */
+int http_prom_summary(http_prom_t *p, const http_prom_label_t *labels, size_t n, double sum,
+                      int64_t count);
+/* 0 if everything was written, else the sticky error. */
+int http_prom_finish(const http_prom_t *p);
+
+/* ------------------------------------------------------------------------
+ * API documents (openapi.c): an OpenAPI 3.0 document (JSON) served as is
+ * and rendered as one HTML page, server-side, without scripts.
+ * ------------------------------------------------------------------------ */
+typedef struct http_docs http_docs_t;
+
+/* Parses doc[0..len) (borrowed: it must outlive the object and the server,
+ * as an embedded document does) and renders its HTML page: title and
+ * description from `info`; per path and operation the method, path,
+ * summary, description, parameters (with $ref to #/components/parameters
+ * resolved), request body and responses. Errors: CORE_ECORRUPT (not JSON,
+ * or no "paths" object; the detail says where), CORE_ENOMEM. */
+int http_docs_create(const char *doc, size_t len, http_docs_t **out);
+void http_docs_destroy(http_docs_t *d); /* NULL is ignored */
+/* The rendered page (borrowed from d; NUL-terminated at *len). */
+const char *http_docs_html(const http_docs_t *d, size_t *len);
+/* Adds GET json_path (the document, application/json) and GET html_path
+ * (the page) to srv. d must outlive the server. */
+int http_docs_route(http_docs_t *d, http_server_t *srv, const char *json_path,
+                    const char *html_path);
+/* Compares the document's operations (path template and method) with the
+ * routes of srv: CORE_EINVAL when a route is not documented or a
+ * documented operation has no route, with a detail listing them. */
+int http_docs_check(const http_docs_t *d, const http_server_t *srv);
+
 #endif /* STRATA_HTTP_H */

@@ -111,10 +111,20 @@ static const char *const STEP4[] = {
     "ALTER TABLE \"job_runs\" ADD COLUMN \"progress\" TEXT",
 };
 
+/* ---- Step 5: dlq replay over the REST API (docs/api.md). An entry is
+ * produced again at most once: replayed_at is set where it is still NULL
+ * before the produce (the claim), replay_offset once the record has its
+ * new offset. */
+static const char *const STEP5[] = {
+    "ALTER TABLE \"dlq\" ADD COLUMN \"replayed_at\" BIGINT",
+    "ALTER TABLE \"dlq\" ADD COLUMN \"replay_offset\" BIGINT",
+};
+
 static const migration_t STEPS[] = {{STEP1, CORE_ARRAY_LEN(STEP1)},
                                     {STEP2, CORE_ARRAY_LEN(STEP2)},
                                     {STEP3, CORE_ARRAY_LEN(STEP3)},
-                                    {STEP4, CORE_ARRAY_LEN(STEP4)}};
+                                    {STEP4, CORE_ARRAY_LEN(STEP4)},
+                                    {STEP5, CORE_ARRAY_LEN(STEP5)}};
 #define STORE_SCHEMA_VERSION ((int64_t)CORE_ARRAY_LEN(STEPS))
 
 /* Replaces @ID and @BYTES for the dialect. */

@@ -66,7 +66,8 @@ int store_ping(store_t *s);
  *   strata_views(name, pipeline, definition, created_at, version,
  *       replayed_at)                               PK (name)
  *   dlq(id, pipeline, topic, partition, "offset", kind, reason, key, value,
- *       event_time, created_at)        UNIQUE (pipeline, topic, partition, "offset")
+ *       event_time, created_at, replayed_at, replay_offset)
+ *                                      UNIQUE (pipeline, topic, partition, "offset")
  *   anomalies(id, pipeline, rule, key, event_time, value, score, detail,
  *       topic, partition, "offset", created_at)
  *                                      UNIQUE (pipeline, rule, topic, partition, "offset")

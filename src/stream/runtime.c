@@ -31,8 +31,23 @@
  * caller's thread and connection, in rounds bounded by end offsets, with
  * no idle timeout and no version tracking.
  *
+ * Group mode (an external Kafka bus, bus_is_external): the pipeline joins
+ * the consumer group "strata.<pipeline>" and holds tasks only for the
+ * partitions the group assigns it, so several instances share a topic.
+ * The member is polled on every pass of the loop; its callbacks run there:
+ * an assignment creates tasks (each claims its partition in the store with
+ * a new epoch, which fences any former owner, and reads from the store's
+ * offset); a revocation gives each revoked task a final tick and commit,
+ * then destroys it. A fenced commit that is not a replay's switch means the
+ * group already gave a partition to another member (this one was too slow
+ * and lost its membership): the uncommitted batch is dropped and every task
+ * closed; the group's next rebalance hands out the partitions again.
+ * Offsets committed to the group are informational (bus_group_commit).
+ *
  * Threading: `stop` is an atomic flag; stats are written by the pipeline
- * thread and read by others (relaxed; figures may be a moment old).
+ * thread only, which publishes a copy under snap_mu after each pass of its
+ * loop and whenever it pauses, starts or stops; other threads read that
+ * copy (stream_runtime_stats), so figures may be a pass old, never torn.
  */
 #include "stream/stream_int.h"
 
@@ -56,6 +71,9 @@ struct stream_drive {
     stream_task_t **tasks;
     int32_t ntasks;
     stream_stats_t stats;
+    stream_stats_t snap;     /* the published copy of stats, under snap_mu */
+    pthread_mutex_t snap_mu; /* initialised when `shared` */
+    bool shared;             /* a runtime's pipeline: others read snap */
     pthread_t thread;
     bool started;
     const int *stop; /* set to stop */
@@ -66,6 +84,11 @@ struct stream_drive {
     int64_t version; /* the view's registry version the tasks were opened at */
     void (*on_loop)(void *arg);
     void *on_loop_arg;
+    bool grouped;       /* group mode: tasks only for assigned partitions */
+    bus_group_t *group; /* group mode, once joined */
+    int32_t *assigned;  /* group mode: the partitions the group gave us */
+    int32_t nassigned;  /* entries of assigned */
+    int32_t partitions; /* group mode: the topic's partition count */
     bus_record_t recs[POLL_MAX];
 };
 
@@ -83,6 +106,16 @@ struct stream_runtime {
 static bool stopping(const pipe_run_t *r)
 {
     return r->stop != NULL && __atomic_load_n(r->stop, __ATOMIC_RELAXED) != 0;
+}
+
+/* Publishes the stats for other threads (runtime pipelines only). */
+static void publish(pipe_run_t *r)
+{
+    if (!r->shared)
+        return;
+    pthread_mutex_lock(&r->snap_mu);
+    r->snap = r->stats;
+    pthread_mutex_unlock(&r->snap_mu);
 }
 
 static void fail(pipe_run_t *r, int rc, const char *what)
@@ -105,6 +138,7 @@ static void sleep_ms(int64_t ms)
 static int back_off(pipe_run_t *r, int64_t *backoff)
 {
     r->stats.paused = true;
+    publish(r);
     for (int64_t waited = 0; waited < *backoff; waited += 50) {
         if (stopping(r))
             return CORE_ECLOSED;
@@ -122,6 +156,8 @@ static int commit(pipe_run_t *r, stream_task_t *t)
         int rc = stream_task_commit(t, r->store);
         if (rc != CORE_EIO) {
             r->stats.paused = false;
+            if (rc == 0 && r->group != NULL)
+                bus_group_commit(r->group, t->partition, t->committed);
             return rc;
         }
         if (!r->stats.paused)
@@ -138,10 +174,34 @@ static void close_tasks(pipe_run_t *r)
         stream_task_destroy(r->tasks[i]);
     core_free(r->tasks);
     r->tasks = NULL;
+    r->ntasks = 0;
+}
+
+/* Group mode: one task per assigned partition, in an array with room for
+ * every partition of the topic. */
+static int open_assigned(pipe_run_t *r)
+{
+    int rc = bus_partitions(r->bus, r->p->topic, &r->partitions);
+    if (rc != 0)
+        return rc;
+    r->tasks = core_calloc(CORE_MEM_STREAM, (size_t)r->partitions + 1, sizeof *r->tasks);
+    if (r->tasks == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    for (int32_t i = 0; i < r->nassigned && rc == 0; i++) {
+        stream_task_t **t = &r->tasks[r->ntasks++];
+        rc = stream_task_create(r->p, r->assigned[i], r->bus, r->store, r->batch, &r->stats, t);
+        if (rc == 0) {
+            (*t)->on_commit = r->on_commit;
+            (*t)->on_commit_arg = r->on_commit_arg;
+        }
+    }
+    return rc;
 }
 
 static int open_tasks(pipe_run_t *r)
 {
+    if (r->grouped)
+        return open_assigned(r);
     int rc = bus_partitions(r->bus, r->p->topic, &r->ntasks);
     if (rc != 0)
         return rc;
@@ -198,6 +258,8 @@ static int open_run(pipe_run_t *r)
     for (;;) {
         int rc = store_open(r->url, &r->store);
         if (rc == 0)
+            rc = store_migrate(r->store); /* a no-op once done; serialized */
+        if (rc == 0)
             rc = r->p->ops->prepare(r->p, r->store);
         if (rc == 0)
             rc = stream_pipeline_prepare(r->p, r->store);
@@ -242,6 +304,8 @@ static int pump(pipe_run_t *r, stream_task_t *t, size_t *got)
      * (gaps at a batch's end) need no processing either. */
     if (rc == 0 && n > 0)
         t->next = bus_reader_position(t->reader);
+    if (n > 0)
+        t->last_record_ms = core_mono_ms(); /* once a poll, not a record */
     *got += n;
     return rc;
 }
@@ -277,6 +341,7 @@ static int tick(pipe_run_t *r, bool final)
     r->stats.watermark_us = r->ntasks > 0 ? low : INT64_MIN;
     r->stats.lag = lag;
     r->stats.open_windows = open;
+    publish(r);
     return 0;
 }
 
@@ -312,6 +377,11 @@ static bool switched(pipe_run_t *r)
 
 static void close_run(pipe_run_t *r)
 {
+    bus_group_close(r->group); /* leaves: revoked tasks commit first */
+    r->group = NULL;
+    core_free(r->assigned);
+    r->assigned = NULL;
+    r->nassigned = 0;
     close_tasks(r);
     store_batch_destroy(r->batch);
     r->batch = NULL;
@@ -339,18 +409,127 @@ static int reopen(pipe_run_t *r)
     return rc;
 }
 
+/* ---- Group mode (an external bus). */
+
+/* Group mode: one more task, for a partition the group assigned. The store
+ * may be away: retried with backoff like a commit. */
+static int add_task(pipe_run_t *r, int32_t partition)
+{
+    int64_t backoff = BACKOFF_MIN;
+    for (;;) {
+        stream_task_t *t = NULL;
+        int rc = stream_task_create(r->p, partition, r->bus, r->store, r->batch, &r->stats, &t);
+        if (rc == 0) {
+            t->on_commit = r->on_commit;
+            t->on_commit_arg = r->on_commit_arg;
+            r->tasks[r->ntasks++] = t;
+            r->stats.paused = false;
+            return 0;
+        }
+        if (rc != CORE_EIO)
+            return rc;
+        if (!r->stats.paused)
+            core_log(CORE_LOG_WARN, "stream", "pipeline %s: store unreachable (%s); retrying",
+                     r->p->name, core_error_detail());
+        if (back_off(r, &backoff) != 0)
+            return CORE_ECLOSED;
+    }
+}
+
+static int on_assigned(void *arg, const int32_t *ps, size_t n)
+{
+    pipe_run_t *r = arg;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        bool held = false;
+        for (int32_t j = 0; j < r->nassigned; j++)
+            held = held || r->assigned[j] == ps[i];
+        if (held || ps[i] < 0 || ps[i] >= r->partitions)
+            continue;
+        r->assigned[r->nassigned++] = ps[i];
+        rc = add_task(r, ps[i]);
+    }
+    core_log(CORE_LOG_INFO, "stream", "pipeline %s: %d partitions of %s held after an assignment",
+             r->p->name, (int)r->ntasks, r->p->topic);
+    return rc;
+}
+
+/* Group mode: drops every task and what they had not committed, so nothing
+ * of a partition another member now holds is written. */
+static int lose_all(pipe_run_t *r)
+{
+    core_log(CORE_LOG_WARN, "stream",
+             "pipeline %s: fenced (%s); another member holds a partition: dropping every task "
+             "until the group's next assignment",
+             r->p->name, core_error_detail());
+    store_batch_reset(r->batch);
+    close_tasks(r);
+    r->nassigned = 0;
+    return open_assigned(r);
+}
+
+/* Gives task i a final tick and commit, and destroys it. */
+static int release_task(pipe_run_t *r, int32_t i)
+{
+    stream_task_t *t = r->tasks[i];
+    int rc = stream_task_tick(t, true);
+    if (rc == 0 && (t->pending > 0 || t->wm_moved || t->flushed || t->dirty))
+        rc = commit(r, t);
+    stream_task_destroy(t);
+    r->tasks[i] = r->tasks[--r->ntasks];
+    r->tasks[r->ntasks] = NULL;
+    return rc;
+}
+
+static int on_revoked(void *arg, const int32_t *ps, size_t n)
+{
+    pipe_run_t *r = arg;
+    int rc = 0;
+    for (size_t k = 0; k < n; k++) {
+        for (int32_t i = 0; i < r->ntasks; i++)
+            if (r->tasks[i]->partition == ps[k] && rc == 0)
+                rc = release_task(r, i);
+        for (int32_t j = 0; j < r->nassigned; j++)
+            if (r->assigned[j] == ps[k])
+                r->assigned[j--] = r->assigned[--r->nassigned];
+    }
+    if (rc != 0 && rc != CORE_ECLOSED) {
+        core_log(CORE_LOG_WARN, "stream", "pipeline %s: commit before a revocation failed: %s (%s)",
+                 r->p->name, core_strerror(rc), core_error_detail());
+        rc = lose_all(r); /* the rest is read again by whoever gets it */
+    }
+    return rc;
+}
+
+static int join_group(pipe_run_t *r)
+{
+    char group[300];
+    snprintf(group, sizeof group, "strata.%s", r->p->name);
+    r->assigned = core_calloc(CORE_MEM_STREAM, (size_t)r->partitions + 1, sizeof *r->assigned);
+    if (r->assigned == NULL)
+        return core_error(CORE_ENOMEM, "stream: out of memory");
+    bus_group_callbacks_t cb = {on_assigned, on_revoked, r};
+    return bus_group_open(r->bus, r->p->topic, group, &cb, &r->group);
+}
+
 static int run_loop(pipe_run_t *r)
 {
     int rc = 0;
     while (rc == 0 && !stopping(r)) {
         size_t got = 0;
         uint64_t gen = bus_generation(r->bus);
+        if (r->group != NULL)
+            rc = bus_group_poll(r->group, 0); /* rebalances run here */
         for (int32_t i = 0; i < r->ntasks && rc == 0; i++)
             rc = pump(r, r->tasks[i], &got);
         if (rc == 0)
             rc = tick(r, false);
         if (rc == CORE_EFAILED && switched(r)) {
             rc = reopen(r);
+            continue;
+        }
+        if (rc == CORE_EFAILED && r->group != NULL) {
+            rc = lose_all(r);
             continue;
         }
         if (r->on_loop != NULL)
@@ -364,14 +543,23 @@ static int run_loop(pipe_run_t *r)
         rc = tick(r, true);
     if (rc == CORE_EFAILED && switched(r))
         rc = 0; /* stopping: the next start resumes at the handed-over offsets */
+    if (rc == CORE_EFAILED && r->group != NULL) {
+        rc = 0; /* another member holds it now and reads it again */
+        store_batch_reset(r->batch);
+        close_tasks(r);
+        r->nassigned = 0;
+    }
     return rc;
 }
 
 static int run(pipe_run_t *r)
 {
+    r->grouped = bus_is_external(r->bus) && !r->driven && r->until == NULL;
     int rc = store_batch_create(&r->batch);
     if (rc == 0)
         rc = open_run(r);
+    if (rc == 0 && r->grouped)
+        rc = join_group(r);
     if (rc == 0 && r->until != NULL) {
         r->until = core_calloc(CORE_MEM_STREAM, (size_t)r->ntasks + 1, sizeof *r->until);
         for (int32_t i = 0; r->until != NULL && i < r->ntasks; i++)
@@ -381,11 +569,13 @@ static int run(pipe_run_t *r)
     }
     r->stats.running = rc == 0;
     r->stats.paused = false;
+    publish(r);
     if (rc == 0)
         rc = run_loop(r);
     if (rc != 0 && rc != CORE_ECLOSED)
         fail(r, rc, "stopped");
     r->stats.running = false;
+    publish(r);
     close_run(r);
     return rc == CORE_ECLOSED ? 0 : rc;
 }
@@ -422,6 +612,9 @@ int stream_runtime_add(stream_runtime_t *rt, stream_pipeline_t *p)
     r->url = rt->url;
     r->stop = &rt->stop;
     r->stats.watermark_us = INT64_MIN;
+    r->snap = r->stats;
+    pthread_mutex_init(&r->snap_mu, NULL);
+    r->shared = true;
     rt->runs[rt->n++] = r;
     return 0;
 }
@@ -434,11 +627,10 @@ void stream_runtime_set_commit_hook(stream_runtime_t *rt, stream_commit_fn fn, v
 
 int stream_runtime_start(stream_runtime_t *rt)
 {
-    store_t *s = NULL;
-    int rc = store_open(rt->url, &s);
-    if (rc == 0)
-        rc = store_migrate(s);
-    store_close(s);
+    /* Each pipeline migrates the store as it opens it, retrying while the
+     * store is unreachable, so a server that is down at start only delays
+     * the pipelines. */
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < rt->n; i++) {
         rt->runs[i]->on_commit = rt->on_commit;
         rt->runs[i]->on_commit_arg = rt->on_commit_arg;
@@ -471,6 +663,7 @@ void stream_runtime_destroy(stream_runtime_t *rt)
     stream_runtime_stop(rt);
     for (size_t i = 0; i < rt->n; i++) {
         stream_pipeline_destroy(rt->runs[i]->p);
+        pthread_mutex_destroy(&rt->runs[i]->snap_mu);
         core_free(rt->runs[i]);
     }
     core_free(rt->runs);
@@ -490,7 +683,10 @@ const char *stream_runtime_name(const stream_runtime_t *rt, size_t i)
 
 void stream_runtime_stats(stream_runtime_t *rt, size_t i, stream_stats_t *out)
 {
-    *out = rt->runs[i]->stats;
+    pipe_run_t *r = rt->runs[i];
+    pthread_mutex_lock(&r->snap_mu);
+    *out = r->snap;
+    pthread_mutex_unlock(&r->snap_mu);
 }
 
 int stream_pipeline_run_once(stream_pipeline_t *p, bus_t *bus, const char *store_url,

@@ -24,8 +24,8 @@
  * -> stream_runtime_stop() -> stream_runtime_destroy().
  *
  * Threading: each pipeline runs on its own thread with its own store
- * connection and serves all of its partitions' tasks. Stats are read with
- * relaxed atomics from any thread.
+ * connection and serves all of its partitions' tasks. Stats are read
+ * from any thread as snapshots the pipeline thread publishes.
  */
 #ifndef STRATA_STREAM_H
 #define STRATA_STREAM_H
@@ -166,6 +166,8 @@ typedef struct {
     /* Append-to-commit latency: counts of records per bucket, bucket i
      * holding latencies below STREAM_LATENCY_BOUND_MS(i) ms. */
     int64_t latency_buckets[20];
+    int64_t latency_ms_total; /* the latencies counted there, summed (ms; negative ones,
+                               * from producers' clocks ahead of ours, as 0) */
 } stream_stats_t;
 #define STREAM_LATENCY_BOUND_MS(i) (1LL << (i))
 
@@ -190,6 +192,9 @@ void stream_runtime_stop(stream_runtime_t *rt);
 void stream_runtime_destroy(stream_runtime_t *rt);
 size_t stream_runtime_count(const stream_runtime_t *rt);
 const char *stream_runtime_name(const stream_runtime_t *rt, size_t i);
+/* A consistent snapshot of pipeline i's stats, as its thread last
+ * published them (after each pass of its loop, and when it pauses, starts
+ * or stops): figures may be a loop pass old, never torn. Any thread. */
 void stream_runtime_stats(stream_runtime_t *rt, size_t i, stream_stats_t *out);
 
 /* Runs a pipeline on the calling thread until every partition has been

@@ -136,7 +136,7 @@ struct stream_task {
     int64_t next;           /* next offset to commit: past every record processed */
     int64_t max_ts;         /* largest event time seen (us); INT64_MIN: none */
     int64_t wm;             /* watermark (us); INT64_MIN: none */
-    int64_t last_record_ms; /* monotonic time of the last record */
+    int64_t last_record_ms; /* monotonic time of the last poll that brought records */
     bool idle;
 
     schema_row_t row;

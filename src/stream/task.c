@@ -396,7 +396,10 @@ static int apply(stream_task_t *t, const bus_record_t *rec)
     int rc = 0;
     if (t->p->kind != STREAM_KIND_CDC) {
         stream_check_t c = STREAM_CHECK_OK;
-        schema_error_t err = {0};
+        schema_error_t err; /* not zeroed whole: 264 bytes a record */
+        err.kind = SCHEMA_ERR_NONE;
+        err.field = -1;
+        err.reason[0] = '\0';
         rc = stream_task_check(t, rec, &c, &err);
         if (rc != 0)
             return rc;
@@ -456,8 +459,7 @@ int stream_task_record(stream_task_t *t, const bus_record_t *rec)
         return rc;
     t->stats->records++;
     t->next = rec->offset + 1;
-    t->pending++;
-    t->last_record_ms = core_mono_ms();
+    t->pending++; /* last_record_ms: set by the runtime once per poll */
     t->idle = false;
     note_latency(t, rec->timestamp_ms);
     return 0;
@@ -482,6 +484,7 @@ static void record_latency(stream_task_t *t)
         while (b < 19 && ms >= STREAM_LATENCY_BOUND_MS(b))
             b++;
         t->stats->latency_buckets[b]++;
+        t->stats->latency_ms_total += ms > 0 ? ms : 0;
     }
     t->nlat = 0;
 }

@@ -136,7 +136,7 @@ echo "ok: SIGTERM after $n records"
 # to use murmur2 as Kafka's Java client does.
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 export STRATA_DATA_DIR=$work/up STRATA_STORE_URL=sqlite:$work/up/strata.db
-"$strata" up -c "$root/examples/stocks.yaml" --listen 127.0.0.1:0 >"$work/up.out" 2>"$work/up.err" &
+"$strata" up -c "$root/examples/stocks.yaml" --listen 127.0.0.1:0 --no-generators >"$work/up.out" 2>"$work/up.err" &
 pid=$!
 for _ in $(seq 100); do grep -q '^strata up:' "$work/up.out" && break; sleep 0.1; done
 port=$(sed -n 's/^strata broker listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$work/up.out")

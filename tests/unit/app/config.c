@@ -1052,6 +1052,11 @@ static void test_print_keys(void **state)
         "| `primary_key` | list of identifier | **required** for kind: cdc; else table: "
         "_partition, _offset | 1 to 32 entries | kind: table, cdc |",
         "### `pipelines[].rules[]`\n",
+        "### `generators[]`\n",
+        "| `kind` | one of `transactions`, `stocks`, `app`, `web`, `clickstream`, `cdc`, "
+        "`external`, `nexmark` | **required** |",
+        "| `rate` | rate | **required** | 0.01/s to 1000000/s |  |",
+        "| `start` | time | now, at each start |  |  |",
     };
     for (size_t i = 0; i < CORE_ARRAY_LEN(want); i++) {
         if (strstr(text, want[i]) == NULL)
