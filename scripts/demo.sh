@@ -4,7 +4,9 @@
 # TransactionID, describes the topic, reads a few records back, serves the
 # same log to kcat through the Kafka-compatible broker, and finally runs
 # `strata up` with the stocks example: ticks in through the broker, per-minute
-# OHLC bars out of the serving store, bad and late records in the dlq.
+# OHLC bars out of the serving store, bad and late records in the dlq; and
+# last `strata demo`, the whole platform with live data and the dashboard,
+# until Ctrl-C (or for $DEMO_SECONDS seconds).
 #
 # The data directory is $DEMO_DATA if set (wiped first, kept afterwards), else
 # a temporary directory removed at exit. Safe to run again and again.
@@ -169,9 +171,26 @@ kill -INT "$up_pid"
 wait "$up_pid"
 say "strata up stopped cleanly (exit $?): pipelines committed, log closed."
 
-step "Done"
-if [ -n "${DEMO_DATA:-}" ]; then
-    say "The data stays in $data; try: STRATA_DATA=$data $strata consume transactions --from-beginning -n 3"
+step "11. The whole platform: strata demo"
+say "One process with a built-in config: the broker, generators for bank"
+say "transactions, stock ticks, app, web, clickstream and CDC events, every"
+say "example pipeline, the batch jobs (a recompute every minute), the REST API"
+say "and the live dashboard. Open the dashboard URL it prints. It runs until"
+say "Ctrl-C (or for \$DEMO_SECONDS seconds when that is set)."
+unset STRATA_DATA_DIR STRATA_STORE_URL
+demo_dir=${STRATA_DEMO_DIR:-$root/strata-demo}
+export STRATA_DEMO_DIR=$demo_dir STRATA_DEMO_STORE="sqlite:$demo_dir/strata.db"
+mkdir -p "$demo_dir"
+if [ -n "${DEMO_SECONDS:-}" ]; then
+    "$strata" demo &
+    demo_pid=$!
+    trap 'kill "$demo_pid" 2>/dev/null || true; wait "$demo_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+    sleep "$DEMO_SECONDS"
+    say "The views in the store after ${DEMO_SECONDS}s:"
+    "$strata" views list --store "$STRATA_DEMO_STORE" | head -20 || true
+    kill -INT "$demo_pid"
+    wait "$demo_pid" || true
+    say "strata demo stopped cleanly. Its data stays in $demo_dir."
 else
-    say "Set DEMO_DATA=DIR to keep the data directory after the demo."
+    "$strata" demo || true
 fi

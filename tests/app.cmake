@@ -25,3 +25,7 @@ endif()
 add_test(NAME integration/app_check
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/app/check_cli.sh $<TARGET_FILE:strata>
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/app/fixtures ${CMAKE_SOURCE_DIR}/docs/config.md)
+
+# `strata demo`: the built-in config and the whole platform started from it.
+add_test(NAME integration/app/demo
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/app/demo.sh $<TARGET_FILE:strata>)

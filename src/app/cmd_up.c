@@ -56,6 +56,7 @@ typedef struct {
     bool no_broker;
     bool no_generators; /* --no-generators: the config's generators stay off */
     bool once;
+    bool builtin; /* strata demo: the embedded config unless -c is given */
 } up_opts_t;
 
 static void usage(FILE *f)
@@ -145,15 +146,17 @@ static int parse_options(int argc, char **argv, up_opts_t *o)
     }
     if (optind < argc)
         return app_usage_error("up", "unexpected argument '%s'", argv[optind]);
-    if (o->config == NULL)
+    if (o->config == NULL && !o->builtin)
         return app_usage_error("up", "-c FILE is required");
     return 0;
 }
 
-int app_load_checked(const char *path, app_config_t **cfg, app_platform_t *pf)
+static int load_checked(const char *path, const char *text, size_t len, app_config_t **cfg,
+                        app_platform_t *pf)
 {
     memset(pf, 0, sizeof *pf);
-    int rc = app_config_load(path, cfg);
+    int rc =
+        text != NULL ? app_config_load_string(path, text, len, cfg) : app_config_load(path, cfg);
     if (rc == CORE_ENOMEM)
         return app_fail(rc, "load %s", path);
     if (rc == 0) {
@@ -168,6 +171,17 @@ int app_load_checked(const char *path, app_config_t **cfg, app_platform_t *pf)
         return APP_EXIT_CONFIG;
     }
     return 0;
+}
+
+int app_load_checked(const char *path, app_config_t **cfg, app_platform_t *pf)
+{
+    return load_checked(path, NULL, 0, cfg, pf);
+}
+
+int app_load_checked_text(const char *name, const char *text, size_t len, app_config_t **cfg,
+                          app_platform_t *pf)
+{
+    return load_checked(name, text, len, cfg, pf);
 }
 
 /* Held by `strata up` while it runs; `strata replay` tests it (cmd_replay.c
@@ -386,6 +400,38 @@ static int run_once(platform_run_t *r, app_platform_t *pf, const char *url)
     return rc;
 }
 
+/* The host part of HOST:PORT (n bytes), for the demo's addresses. */
+static int host_len(const char *listen)
+{
+    const char *colon = listen != NULL ? strrchr(listen, ':') : NULL;
+    return colon != NULL ? (int)(colon - listen) : 0;
+}
+
+/* strata demo: where to look, once everything runs. */
+static void demo_banner(const platform_run_t *r, const up_opts_t *o, const app_config_t *cfg)
+{
+    const char *hl = o->http_listen != NULL ? o->http_listen : cfg->http_listen;
+    const char *bl = o->listen != NULL ? o->listen : cfg->broker_listen;
+    if (hl == NULL)
+        hl = "127.0.0.1:0";
+    if (bl == NULL)
+        bl = "127.0.0.1:0";
+    printf("\nstrata demo is running: generators, pipelines, batch jobs, the broker and the "
+           "dashboard.\n");
+    if (r->http != NULL) {
+        printf("  dashboard        http://%.*s:%d/\n", host_len(hl), hl, app_http_port(r->http));
+        printf("  REST API         http://%.*s:%d/docs\n", host_len(hl), hl,
+               app_http_port(r->http));
+        printf("  metrics          http://%.*s:%d/metrics\n", host_len(hl), hl,
+               app_http_port(r->http));
+    }
+    if (r->broker != NULL)
+        printf("  Kafka bootstrap  %.*s:%d\n", host_len(bl), bl, kafka_broker_port(r->broker));
+    printf("  data             %s (store %s)\n", o->data != NULL ? o->data : cfg->data_dir,
+           o->store != NULL ? o->store : cfg->store_url);
+    printf("Stop with Ctrl-C.\n");
+}
+
 static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platform_t *pf)
 {
     platform_run_t r = {.up_lock = -1};
@@ -416,6 +462,8 @@ static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platfor
         rc = app_http_start(cfg, pf, r.log, r.bus, o->http_listen, &parts, &r.http);
     if (rc == 0)
         rc = app_gens_start(cfg, r.bus, !o->no_generators, &r.gens);
+    if (rc == 0 && o->builtin && o->config == NULL)
+        demo_banner(&r, o, cfg);
     fflush(stdout);
     if (rc == 0)
         wait_for_signal(&r);
@@ -425,14 +473,20 @@ static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platfor
 
 int cmd_up(app_ctx_t *ctx, int argc, char **argv)
 {
-    up_opts_t o = {0};
+    return app_up_main(ctx, argc, argv, NULL, 0);
+}
+
+int app_up_main(app_ctx_t *ctx, int argc, char **argv, const char *text, size_t len)
+{
+    up_opts_t o = {.builtin = text != NULL};
     int rc = parse_options(argc, argv, &o);
     if (rc != 0)
         return rc == APP_HELP_SHOWN ? APP_EXIT_OK : rc;
     app_catch_signals();
     app_config_t *cfg = NULL;
     app_platform_t pf;
-    rc = app_load_checked(o.config, &cfg, &pf);
+    rc = text != NULL && o.config == NULL ? app_load_checked_text("<demo>", text, len, &cfg, &pf)
+                                          : app_load_checked(o.config, &cfg, &pf);
     if (rc == 0)
         rc = up(ctx, &o, cfg, &pf);
     app_platform_fini(&pf);

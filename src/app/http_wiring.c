@@ -23,6 +23,11 @@ struct app_http {
     app_api_t *api; /* NULL without parts */
 };
 
+int app_http_port(const app_http_t *h)
+{
+    return h != NULL ? http_server_port(h->srv) : 0;
+}
+
 void app_http_stop(app_http_t *h)
 {
     if (h == NULL)

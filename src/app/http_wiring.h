@@ -49,6 +49,8 @@ int app_http_start(const app_config_t *cfg, const app_platform_t *pf, seglog_t *
 /* Stops the server (requests in flight finish first) and frees it. NULL
  * is ignored. */
 void app_http_stop(app_http_t *h);
+/* The port the server listens on (0 for NULL). */
+int app_http_port(const app_http_t *h);
 
 /* ---- Ingest (http_ingest.c). */
 

@@ -38,6 +38,7 @@ static const command_t commands[] = {
     {"broker", cmd_broker, "serve the log to Kafka clients over the Kafka protocol"},
     {"check", cmd_check, "validate a config file (check -c FILE)"},
     {"up", cmd_up, "run the platform a config describes (up -c FILE)"},
+    {"demo", cmd_demo, "run the whole platform with a built-in config and live data"},
     {"views", cmd_views, "list and query aggregate views"},
     {"gen", cmd_gen, "generate realistic test data into a topic (gen KIND)"},
     {"jobs", cmd_jobs, "list, run and inspect batch jobs and their runs"},

@@ -45,6 +45,14 @@ void app_jobs_fini(app_jobs_t *j);
 int cmd_jobs(app_ctx_t *ctx, int argc, char **argv);
 int cmd_import(app_ctx_t *ctx, int argc, char **argv);
 int cmd_replay(app_ctx_t *ctx, int argc, char **argv);
+int cmd_demo(app_ctx_t *ctx, int argc, char **argv);
+
+/* `strata up` with argv's options; TEXT (LEN bytes, may be NULL) is a
+ * built-in config used when no -c is given (`strata demo`). */
+int app_up_main(app_ctx_t *ctx, int argc, char **argv, const char *text, size_t len);
+/* app_load_checked() for config text named NAME in messages. */
+int app_load_checked_text(const char *name, const char *text, size_t len, app_config_t **cfg,
+                          app_platform_t *pf);
 
 /* Builds schemas and compiles pipelines. Returns the number of errors it
  * appended to cfg (0 = usable), or a negative code for ENOMEM. */
