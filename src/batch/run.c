@@ -29,88 +29,57 @@
 
 /* ---- Lineage. */
 
-static int lineage_begin(core_buf_t *b)
-{
-    return b->len > 0 ? core_buf_append(b, ",", 1) : 0;
-}
+/* One member of a lineage object: a string (s != NULL) or an integer. */
+typedef struct {
+    const char *key;
+    const char *s;
+    int64_t i;
+} lineage_field_t;
 
-static int lineage_end(core_buf_t *b, core_buf_t *item)
+/* Appends {key: value, ...} to list (comma-separated objects). */
+static int lineage_add(core_buf_t *list, const lineage_field_t *f, size_t n)
 {
-    int rc = lineage_begin(b);
+    size_t mark = list->len;
+    int rc = list->len > 0 ? core_buf_append(list, ",", 1) : 0;
+    core_json_writer_t w;
+    core_json_writer_init(&w, list);
+    core_json_write_object_begin(&w);
+    for (size_t k = 0; k < n; k++) {
+        core_json_write_key(&w, f[k].key, strlen(f[k].key));
+        if (f[k].s != NULL)
+            core_json_write_string(&w, f[k].s, strlen(f[k].s));
+        else
+            core_json_write_i64(&w, f[k].i);
+    }
+    core_json_write_object_end(&w);
     if (rc == 0)
-        rc = core_buf_append(b, item->data, item->len);
-    core_buf_fini(item);
+        rc = core_json_writer_finish(&w);
+    if (rc != 0)
+        list->len = mark; /* nothing half-written stays */
     return rc == CORE_ETOOBIG ? core_error(rc, "batch: lineage above %d bytes", BATCH_LINEAGE_MAX)
                               : rc;
 }
 
 int batch_lineage_file(batch_run_t *run, const char *path, const char *sha256_hex, int64_t rows)
 {
-    core_buf_t item;
-    core_buf_init(&item, CORE_MEM_BATCH, BATCH_LINEAGE_MAX);
-    core_json_writer_t w;
-    core_json_writer_init(&w, &item);
-    core_json_write_object_begin(&w);
-    core_json_write_key(&w, "file", 4);
-    core_json_write_string(&w, path, strlen(path));
-    core_json_write_key(&w, "sha256", 6);
-    core_json_write_string(&w, sha256_hex, strlen(sha256_hex));
-    core_json_write_key(&w, "rows", 4);
-    core_json_write_i64(&w, rows);
-    core_json_write_object_end(&w);
-    int rc = core_json_writer_finish(&w);
-    if (rc != 0) {
-        core_buf_fini(&item);
-        return rc;
-    }
-    return lineage_end(&run->inputs, &item);
+    lineage_field_t f[] = {{"file", path, 0}, {"sha256", sha256_hex, 0}, {"rows", NULL, rows}};
+    return lineage_add(&run->inputs, f, CORE_ARRAY_LEN(f));
 }
 
 int batch_lineage_range(batch_run_t *run, const char *topic, int32_t partition, int64_t from,
                         int64_t to)
 {
-    core_buf_t item;
-    core_buf_init(&item, CORE_MEM_BATCH, BATCH_LINEAGE_MAX);
-    core_json_writer_t w;
-    core_json_writer_init(&w, &item);
-    core_json_write_object_begin(&w);
-    core_json_write_key(&w, "topic", 5);
-    core_json_write_string(&w, topic, strlen(topic));
-    core_json_write_key(&w, "partition", 9);
-    core_json_write_i64(&w, partition);
-    core_json_write_key(&w, "from", 4);
-    core_json_write_i64(&w, from);
-    core_json_write_key(&w, "to", 2);
-    core_json_write_i64(&w, to);
-    core_json_write_object_end(&w);
-    int rc = core_json_writer_finish(&w);
-    if (rc != 0) {
-        core_buf_fini(&item);
-        return rc;
-    }
-    return lineage_end(&run->inputs, &item);
+    lineage_field_t f[] = {{"topic", topic, 0},
+                           {"partition", NULL, partition},
+                           {"from", NULL, from},
+                           {"to", NULL, to}};
+    return lineage_add(&run->inputs, f, CORE_ARRAY_LEN(f));
 }
 
 int batch_lineage_output(batch_run_t *run, const char *kind, const char *name, int64_t rows)
 {
-    core_buf_t item;
-    core_buf_init(&item, CORE_MEM_BATCH, BATCH_LINEAGE_MAX);
-    core_json_writer_t w;
-    core_json_writer_init(&w, &item);
-    core_json_write_object_begin(&w);
-    core_json_write_key(&w, "kind", 4);
-    core_json_write_string(&w, kind, strlen(kind));
-    core_json_write_key(&w, "name", 4);
-    core_json_write_string(&w, name, strlen(name));
-    core_json_write_key(&w, "rows", 4);
-    core_json_write_i64(&w, rows);
-    core_json_write_object_end(&w);
-    int rc = core_json_writer_finish(&w);
-    if (rc != 0) {
-        core_buf_fini(&item);
-        return rc;
-    }
-    return lineage_end(&run->outputs, &item);
+    lineage_field_t f[] = {{"kind", kind, 0}, {"name", name, 0}, {"rows", NULL, rows}};
+    return lineage_add(&run->outputs, f, CORE_ARRAY_LEN(f));
 }
 
 /* ---- Templates. */
