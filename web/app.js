@@ -16,9 +16,15 @@ const Strata = (() => {
   const pages = {};
   let current = null; // {page, state, params, timer, alive}
 
-  // ---- Fetching.
+  // ---- Fetching. With an access token on the server (docs/http.md) the
+  // browser holds it in an HttpOnly cookie from the sign-in page, sent with
+  // every request; this script never sees it. A 401 means the cookie is
+  // gone or the token changed: reloading shows the sign-in page again.
+  const SIGNED_OUT = "not signed in: the server wants its access token (reload the page to sign in)";
+
   async function api(path, opts) {
     const res = await fetch(path, Object.assign({headers: {Accept: "application/json"}}, opts || {}));
+    if (res.status === 401) throw new Error(`${path}: ${SIGNED_OUT}`);
     const text = await res.text();
     let body = null;
     try {
@@ -32,6 +38,7 @@ const Strata = (() => {
 
   async function text(path) {
     const res = await fetch(path);
+    if (res.status === 401) throw new Error(`${path}: ${SIGNED_OUT}`);
     if (!res.ok) throw new Error(`${path}: ${res.status} ${res.statusText}`);
     return res.text();
   }
@@ -165,6 +172,10 @@ const Strata = (() => {
 
     set(data) {
       this.plot.setData(data);
+      // How many values of the first series are drawn: on the chart's box
+      // as data-points, for tests and for a look in the inspector.
+      const ys = data[1] || [];
+      this.box.dataset.points = String(ys.filter((v) => v !== null && v !== undefined).length);
     }
 
     destroy() {

@@ -497,7 +497,11 @@
         ["rows in / out", `${num(r.rows_in)} / ${num(r.rows_out)}`], ["owner", r.owner || "–"],
         ["error", r.error || "–"]];
       const lin = r.lineage || {inputs: [], outputs: []};
-      const io = (list) => table([{label: "kind", cell: (x) => x.kind}, {label: "name", cell: (x) => x.name},
+      // Outputs are {kind, name, rows}; a topic input is {topic, partition, from, to}.
+      const io = (list) => table([
+        {label: "kind", cell: (x) => x.kind || (x.topic !== undefined ? "topic" : "–")},
+        {label: "name", cell: (x) => (x.topic !== undefined && !x.name
+          ? `${x.topic} partition ${x.partition}, offsets ${num(x.from)} to ${num(x.to)}` : x.name || "–")},
         {label: "rows", num: true, cell: (x) => num(x.rows)}], list, {empty: "none"});
       replace(st.detail, el("div", {class: "panel run-detail", dataset: {run: r.id}}, el("h2", null, `Run ${r.id}`),
         table([{label: "field", cell: (x) => x[0]}, {label: "value", cell: (x) => x[1]}], fields),

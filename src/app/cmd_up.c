@@ -435,6 +435,10 @@ static void demo_banner(const platform_run_t *r, const up_opts_t *o, const app_c
 static int up(app_ctx_t *ctx, const up_opts_t *o, app_config_t *cfg, app_platform_t *pf)
 {
     platform_run_t r = {.up_lock = -1};
+    /* A listener off loopback without a token is refused before anything
+     * starts. */
+    if (!o->once && app_http_check_access(cfg, o->http_listen) != 0)
+        return APP_EXIT_CONFIG;
     app_ctx_t c = *ctx;
     c.data_dir = o->data != NULL ? o->data : cfg->data_dir;
     int rc = app_open_log(&c, true, &r.log);

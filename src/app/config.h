@@ -341,6 +341,7 @@ typedef struct {
     int64_t http_max_connections;
     int64_t http_threads;
     int64_t http_idle_timeout_ms;
+    char *http_token; /* or NULL: none (a secret: never printed or logged) */
     app_topic_t *topics;
     size_t n_topics;
     app_schema_t *schemas;

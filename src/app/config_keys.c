@@ -226,6 +226,13 @@ static const app_key_t http_keys[] = {
      .min = 1000,
      .max = 3600 * 1000,
      .help = "Close a connection idle this long (whole seconds, rounded up)."},
+    {.name = "token",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, http_token),
+     .def_doc = "none",
+     .help = "Access token (16 to 512 bytes of A-Z a-z 0-9 - . _ ~ + /): every request but "
+             "GET /healthz must then carry Authorization: Bearer TOKEN (the dashboard asks for "
+             "it once). Required when listen is not loopback (docs/http.md)."},
 };
 
 static const app_section_t data_section = {.name = "data", KEYS(data_keys), .env = true};

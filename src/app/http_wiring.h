@@ -42,10 +42,23 @@ typedef struct {
  * http.listen (--http-listen). Prints "strata http listening on
  * HOST:PORT" with the bound port. With `parts` (may be NULL: health and
  * ingest only) it also serves the REST API, /readyz and /metrics. *out is
- * NULL when nothing was started. Returns 0, or APP_EXIT_ERROR after
- * printing why (a bind failure, a schema rule that does not compile). */
+ * NULL when nothing was started. With http.token set every request but
+ * GET /healthz needs it (docs/http.md), and with `parts` the dashboard's
+ * sign-in routes POST /login and /logout are added. Returns 0;
+ * APP_EXIT_CONFIG after printing why when the listen address is not
+ * loopback and http.token is not set, or the token is malformed (nothing
+ * is bound then); or APP_EXIT_ERROR after printing why (a bind failure, a
+ * schema rule that does not compile). */
 int app_http_start(const app_config_t *cfg, const app_platform_t *pf, seglog_t *log, bus_t *bus,
                    const char *listen, const app_http_parts_t *parts, app_http_t **out);
+/* The access rules app_http_start() applies first (docs/http.md, "Access
+ * token"), for callers that want them checked before starting anything
+ * else: 0 when the server would not start (http.enabled false and
+ * `listen` NULL), when the listen address (`listen`, else http.listen) is
+ * loopback, or when http.token is set and well-formed; else
+ * APP_EXIT_CONFIG after printing a config error naming http.listen and
+ * http.token (or the malformed http.token, never its value). */
+int app_http_check_access(const app_config_t *cfg, const char *listen);
 /* Stops the server (requests in flight finish first) and frees it. NULL
  * is ignored. */
 void app_http_stop(app_http_t *h);

@@ -524,12 +524,14 @@ static void write_http(scrape_t *s)
     family_int(p, "strata_http_request_body_bytes_total", HTTP_PROM_COUNTER,
                "HTTP request body bytes accepted", h.body_bytes);
     static const char *const REASONS[] = {"body_too_large", "not_found", "bad_method",
-                                          "handler_error"};
+                                          "handler_error", "unauthorized"};
     write_reasons(p, "strata_http_rejected_requests_total",
                   "HTTP requests answered by the server itself: 413, 404 and 405 from the "
-                  "router, 500 for a handler that did not answer",
+                  "router, 500 for a handler that did not answer, 401 without the token",
                   REASONS,
-                  (int64_t[]){h.oversized_bodies, h.not_found, h.bad_method, h.handler_errors}, 4);
+                  (int64_t[]){h.oversized_bodies, h.not_found, h.bad_method, h.handler_errors,
+                              h.unauthorized},
+                  5);
     family_int(p, "strata_http_connections", HTTP_PROM_GAUGE, "HTTP connections open",
                http_server_connections(env->srv));
     if (env->ingest_stats == NULL)

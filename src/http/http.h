@@ -56,14 +56,73 @@ typedef struct {
     unsigned max_connections;  /* open connections; more are refused. 256 */
     unsigned threads;          /* server threads, 1..HTTP_MAX_THREADS. 2 */
     unsigned idle_timeout_s;   /* an idle connection is closed after this. 30 */
+    /* Access token (see "Access token" below). NULL or "": none, every
+     * request is served. Copied at create. */
+    const char *token;
+    /* NULL: the token is only accepted in the Authorization header. Else
+     * the name of a cookie that may carry it instead (for browsers, which
+     * cannot add a header to page loads); [A-Za-z0-9_-], 1..64 bytes.
+     * Copied at create. */
+    const char *token_cookie;
+    /* NULL, or the body of the 401 answered to a GET or HEAD whose Accept
+     * names text/html (a sign-in page): unauthorized_html_len bytes,
+     * borrowed, outliving the server (an embedded page). */
+    const char *unauthorized_html;
+    size_t unauthorized_html_len;
 } http_config_t;
 
 void http_config_default(http_config_t *cfg);
 
+/* ---- Access token.
+ *
+ * With cfg.token set, a request is served only when it carries the token:
+ * as "Authorization: Bearer <token>" (the scheme case-insensitive), or as
+ * the value of the cookie cfg.token_cookie when that is set. GET and HEAD
+ * /healthz are always served (liveness probes carry no secret). Any other
+ * request is answered 401 with "WWW-Authenticate: Bearer" (plus
+ * error="invalid_token" when a wrong token was sent) as soon as its
+ * headers are read: the router, the handlers and the body reader never see
+ * it. The body is {"error": ...}, or cfg.unauthorized_html for a browser's
+ * page load. Tokens are compared in constant time and never logged.
+ *
+ * A token is HTTP_MIN_TOKEN_BYTES..HTTP_MAX_TOKEN_BYTES bytes of RFC 6750's
+ * b64token alphabet: A-Z a-z 0-9 - . _ ~ + / then optional trailing '='
+ * (so it fits a header and a cookie as is). http_server_create() refuses
+ * anything else with CORE_EINVAL; the detail gives the length, never the
+ * token. */
+#define HTTP_MIN_TOKEN_BYTES 16
+#define HTTP_MAX_TOKEN_BYTES 512
+
+/* True when token[0..len) is a valid access token (see above). Pure. */
+bool http_token_valid(const char *token, size_t len);
+
+/* True when given[0..given_len) equals want[0..want_len). The time taken
+ * depends on given_len only, never on the bytes of either or on where
+ * they differ (so a client cannot find the token byte by byte from answer
+ * times). want_len 0 never matches. Pure; any thread. */
+bool http_token_equal(const char *given, size_t given_len, const char *want, size_t want_len);
+
+/* What a request's headers say about the token. */
+typedef enum {
+    HTTP_TOKEN_MISSING, /* neither header offers a token */
+    HTTP_TOKEN_WRONG,   /* one offers a token, and none offered is the one */
+    HTTP_TOKEN_OK       /* the Bearer credentials or a cookie named cookie_name hold it */
+} http_token_check_t;
+
+/* The gate's decision for an Authorization header value and a Cookie
+ * header value ("a=1; b=2"), either NULL when absent: the token is taken
+ * from "Bearer <token>" (scheme case-insensitive, blanks around skipped)
+ * and from every cookie called cookie_name (NULL: cookies are not looked
+ * at). token[0..token_len) is the expected token (token_len > 0). Pure;
+ * any thread; reads only up to the headers' NULs. */
+http_token_check_t http_token_check(const char *authorization, const char *cookies,
+                                    const char *cookie_name, const char *token, size_t token_len);
+
 /* Checks cfg and binds the listener. Errors: CORE_EINVAL (a setting out of
- * bounds, or a listen address that is not host:port; the detail names
- * it), CORE_EIO (the bind failed: the detail says why), CORE_ENOMEM. *out
- * is owned by the caller (http_server_destroy). */
+ * bounds, a listen address that is not host:port, a token or cookie name
+ * that is not valid; the detail names it), CORE_EIO (the bind failed: the
+ * detail says why), CORE_ENOMEM. *out is owned by the caller
+ * (http_server_destroy). */
 int http_server_create(const http_config_t *cfg, http_server_t **out);
 
 /* The handler of a route. arg is the pointer given to http_route. Returns
@@ -102,6 +161,7 @@ typedef struct {
     int64_t not_found;        /* 404 from the router */
     int64_t bad_method;       /* 405 from the router */
     int64_t handler_errors;   /* handlers that returned without answering */
+    int64_t unauthorized;     /* 401 for a missing or wrong access token */
 } http_stats_t;
 void http_server_stats(const http_server_t *s, http_stats_t *out);
 

@@ -25,9 +25,12 @@ typedef struct {
 } http_route_t;
 
 struct http_server {
-    http_config_t cfg; /* cfg.listen is NULL: the text lives in listen */
+    http_config_t cfg; /* cfg.listen, .token and .token_cookie are NULL: copies below */
     char listen[288];  /* the address as given, for messages */
-    int lfd;           /* listening socket until MHD takes it at start, else -1 */
+    char *token;       /* owned; NULL: no access token needed */
+    size_t token_len;
+    char *token_cookie; /* owned; NULL: the token only in Authorization */
+    int lfd;            /* listening socket until MHD takes it at start, else -1 */
     int port;
     struct MHD_Daemon *daemon; /* NULL until started */
     http_route_t *routes;      /* owned */
@@ -60,6 +63,12 @@ struct http_request {
 /* Queues resp (taken: destroyed here) with status, after adding the
  * pending headers. 0, or CORE_EIO when MHD refuses it. */
 int http_queue(http_request_t *r, int status, struct MHD_Response *resp);
+
+/* The access-token gate (auth.c), once the request's headers are read:
+ * 1 when the request may go on (no token configured, the token matches,
+ * or GET/HEAD /healthz); 0 when it was answered 401; a negative CORE_E*
+ * when even that answer failed. */
+int http_auth_check(http_request_t *r);
 
 static inline void http_stat_add(int64_t *counter, int64_t n)
 {

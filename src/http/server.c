@@ -8,7 +8,9 @@
  * stopped.
  *
  * A request goes through MHD's access handler several times:
- *   1. headers read: the request object is made; a Content-Length over the
+ *   1. headers read: the request object is made; a request without the
+ *      access token (when one is set) is answered 401 at once (auth.c),
+ *      before any body byte is kept; a Content-Length over the
  *      cap is answered 413 at once when the client waits for "100
  *      Continue" (it then never sends the body) or when the body is more
  *      than twice the cap;
@@ -157,6 +159,40 @@ static int open_listener(http_server_t *s, const char *listen)
 
 /* ---- Create, routes, start, stop. */
 
+static bool cookie_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* The token's own bytes never go into a message. */
+static int check_token(const http_config_t *c)
+{
+    if (c->token == NULL || c->token[0] == '\0')
+        return 0;
+    size_t n = strlen(c->token);
+    if (!http_token_valid(c->token, n))
+        return core_error(CORE_EINVAL,
+                          "http: the access token (%zu bytes) must be %d to %d bytes of A-Z a-z "
+                          "0-9 - . _ ~ + / with optional '=' at the end (e.g. 32 random bytes "
+                          "in hex: openssl rand -hex 32)",
+                          n, HTTP_MIN_TOKEN_BYTES, HTTP_MAX_TOKEN_BYTES);
+    if (c->token_cookie != NULL && !cookie_name_valid(c->token_cookie))
+        return core_error(CORE_EINVAL,
+                          "http: token cookie name '%.64s' must be 1 to 64 bytes of A-Z a-z 0-9 "
+                          "_ -",
+                          c->token_cookie);
+    return 0;
+}
+
 static int check_config(const http_config_t *c)
 {
     if (c->listen == NULL || c->listen[0] == '\0')
@@ -177,7 +213,7 @@ static int check_config(const http_config_t *c)
                           c->max_connections, c->threads);
     if (c->idle_timeout_s == 0)
         return core_error(CORE_EINVAL, "http: idle_timeout_s must be > 0");
-    return 0;
+    return check_token(c);
 }
 
 static int healthz(http_request_t *r, void *arg)
@@ -185,6 +221,20 @@ static int healthz(http_request_t *r, void *arg)
     (void)arg;
     static const char ok[] = "{\"status\":\"ok\"}";
     return http_respond_static(r, 200, "application/json", ok, sizeof ok - 1);
+}
+
+static int copy_token(http_server_t *s, const http_config_t *cfg)
+{
+    if (cfg->token == NULL || cfg->token[0] == '\0')
+        return 0;
+    s->token_len = strlen(cfg->token);
+    s->token = core_strdup(CORE_MEM_HTTP, cfg->token);
+    if (s->token == NULL)
+        return core_error(CORE_ENOMEM, "http: out of memory");
+    if (cfg->token_cookie != NULL &&
+        (s->token_cookie = core_strdup(CORE_MEM_HTTP, cfg->token_cookie)) == NULL)
+        return core_error(CORE_ENOMEM, "http: out of memory");
+    return 0;
 }
 
 int http_server_create(const http_config_t *cfg, http_server_t **out)
@@ -198,9 +248,13 @@ int http_server_create(const http_config_t *cfg, http_server_t **out)
         return core_error(CORE_ENOMEM, "http: out of memory");
     s->cfg = *cfg;
     s->cfg.listen = NULL;
+    s->cfg.token = NULL;
+    s->cfg.token_cookie = NULL;
     snprintf(s->listen, sizeof s->listen, "%s", cfg->listen);
     s->lfd = -1;
-    rc = open_listener(s, s->listen);
+    rc = copy_token(s, cfg);
+    if (rc == 0)
+        rc = open_listener(s, s->listen);
     if (rc == 0)
         rc = http_route(s, "GET", "/healthz", healthz, NULL);
     if (rc != 0) {
@@ -495,6 +549,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (r == NULL)
             return MHD_NO;
         *con_cls = r;
+        int auth = http_auth_check(r);
+        if (auth <= 0)
+            return auth == 0 ? MHD_YES : MHD_NO;
         return check_length(r);
     }
     if (*upload_size > 0) {
@@ -579,6 +636,10 @@ void http_server_destroy(http_server_t *s)
     for (size_t i = 0; i < s->n_routes; i++)
         route_fini(&s->routes[i]);
     core_free(s->routes);
+    if (s->token != NULL)
+        explicit_bzero(s->token, s->token_len);
+    core_free(s->token);
+    core_free(s->token_cookie);
     core_free(s);
 }
 

@@ -7,6 +7,11 @@
 // usage: node dashboard.mjs BASE CHROMIUM WORKDIR
 //   WORKDIR/chromium.pid receives the browser's pid (dashboard.sh kills it
 //   if this script dies before closing it).
+//   STRATA_WEB_TOKEN=TOKEN: the server has that access token (http.token).
+//   Requests from here send it as a bearer token, and the browser signs in
+//   on the sign-in page first: a wrong token is refused there, the right
+//   one opens the dashboard, the page's script and storage never hold it,
+//   and after POST /logout the page says to sign in again.
 import {createRequire} from "node:module";
 import {writeFileSync} from "node:fs";
 import {fileURLToPath} from "node:url";
@@ -23,6 +28,8 @@ if (!base || !chromiumPath || !work) {
 }
 
 const WAIT = 20000; // ms: the page polls every 1.5 s; generous for ASan builds
+const TOKEN = process.env.STRATA_WEB_TOKEN || "";
+const AUTH = TOKEN ? {Authorization: `Bearer ${TOKEN}`} : {};
 let checks = 0;
 
 function ok(cond, what) {
@@ -33,7 +40,7 @@ function ok(cond, what) {
 async function ingest(records) {
   const res = await fetch(`${base}/topics/stocks/records?key=symbol`, {
     method: "POST",
-    headers: {"Content-Type": "application/json"},
+    headers: {"Content-Type": "application/json", ...AUTH},
     body: JSON.stringify(records),
   });
   const body = await res.json();
@@ -42,7 +49,7 @@ async function ingest(records) {
 }
 
 async function getJSON(p) {
-  const res = await fetch(base + p);
+  const res = await fetch(base + p, {headers: AUTH});
   ok(res.ok, `GET ${p} answered ${res.status}`);
   return res.json();
 }
@@ -62,8 +69,21 @@ function ticks(from, to) {
   return out;
 }
 
+// ---- Without the token (STRATA_WEB_TOKEN set): nothing but /healthz.
+async function checkLocked() {
+  ok((await fetch(`${base}/healthz`)).status === 200, "/healthz needs no token");
+  for (const p of ["/", "/static/app.js", "/api/topics", "/metrics"]) {
+    const r = await fetch(base + p);
+    ok(r.status === 401, `GET ${p} without the token is 401 (${r.status})`);
+    ok((r.headers.get("www-authenticate") || "").startsWith("Bearer"), `GET ${p}: WWW-Authenticate: Bearer`);
+    const w = await fetch(base + p, {headers: {Authorization: `Bearer ${TOKEN}x`}});
+    ok(w.status === 401, `GET ${p} with a wrong token is 401 (${w.status})`);
+  }
+}
+
 // ---- The embedded files, over plain HTTP.
 async function checkStatic() {
+  const fetch = (url, opts) => globalThis.fetch(url, {...opts, headers: {...AUTH, ...((opts || {}).headers)}});
   const idx = await fetch(`${base}/`);
   ok(idx.status === 200, "GET / is 200");
   ok(idx.headers.get("content-type").startsWith("text/html"), "GET / is text/html");
@@ -231,7 +251,50 @@ async function jobs(page) {
     "the run's detail shows its state and lineage");
 }
 
+// ---- The sign-in page (with a token): a wrong token is refused there,
+// the right one opens the dashboard, and nothing the page's script can
+// read holds it.
+async function signIn(page) {
+  const res = await page.goto(`${base}/#/`);
+  ok(res.status() === 401, `the dashboard without the token is 401 (${res.status()})`);
+  await page.waitForSelector("#signin", {timeout: WAIT});
+  await shot(page, "signin");
+  await page.fill("#token", "wrong-token-0123456789");
+  await page.click("#signin button");
+  await page.waitForSelector("#refused", {state: "visible", timeout: WAIT});
+  checks++;
+  await page.fill("#token", TOKEN);
+  await page.click("#signin button");
+  await page.waitForSelector("#nav", {timeout: WAIT}); // reloaded as the dashboard
+  checks++;
+  const seen = await page.evaluate(() => [document.cookie, JSON.stringify(sessionStorage),
+    JSON.stringify(localStorage), document.documentElement.outerHTML].join("\n"));
+  ok(!seen.includes(TOKEN), "the page's script, storage and DOM do not hold the token");
+  const cookies = await page.context().cookies();
+  const c = cookies.find((x) => x.name === "strata_token");
+  ok(c && c.httpOnly && c.sameSite === "Strict", "the token cookie is HttpOnly and SameSite=Strict");
+}
+
+// ---- Signing out (with a token): the next poll says to sign in again,
+// and a reload shows the sign-in page.
+async function signOut(page) {
+  await page.goto(`${base}/#/topics`);
+  await waitText(page, "table.topics tbody", (t) => t.includes("stocks"), "topics before signing out");
+  const st = await page.evaluate(async () => (await fetch("/logout", {method: "POST"})).status);
+  ok(st === 204, `POST /logout from the page is 204 (${st})`);
+  await page.waitForFunction(() => {
+    const e = document.getElementById("error");
+    return !e.hidden && e.textContent.includes("reload the page to sign in");
+  }, null, {timeout: WAIT});
+  checks++;
+  const res = await page.reload();
+  ok(res.status() === 401, "after signing out, a reload is 401");
+  await page.waitForSelector("#signin", {timeout: WAIT});
+  checks++;
+}
+
 async function main() {
+  if (TOKEN) await checkLocked();
   await checkStatic();
   // Six minutes of ticks, one anomaly (MSFT's volume), one invalid tick.
   const first = ticks(0, 6).concat([tick("MSFT", 5, 50, 160, 250000), tick("AAPL", 5, 55, -1, 10)]);
@@ -246,20 +309,32 @@ async function main() {
   writeFileSync(path.join(work, "chromium.pid"), String(server.process().pid));
   const browser = await chromium.connect(server.wsEndpoint());
   const problems = [];
+  // The sign-in and sign-out steps expect 401s (and the browser's console
+  // lines about them), and their reloads abort requests in flight;
+  // everything between them must be clean.
+  let expect401 = false;
   try {
     const page = await browser.newPage({viewport: {width: 1280, height: 900}});
     page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+      if (m.type() === "error" && !expect401) problems.push(`console error: ${m.text()}`);
     });
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure().errorText}`));
+    page.on("requestfailed", (r) => {
+      if (!(expect401 && r.failure().errorText === "net::ERR_ABORTED"))
+        problems.push(`request failed: ${r.url()} ${r.failure().errorText}`);
+    });
     page.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+      if (r.status() >= 400 && !(expect401 && r.status() === 401)) problems.push(`HTTP ${r.status()} for ${r.url()}`);
     });
     page.on("request", (r) => {
       if (!r.url().startsWith(base) && !r.url().startsWith("data:")) problems.push(`off-site request: ${r.url()}`);
     });
 
+    if (TOKEN) {
+      expect401 = true;
+      await signIn(page);
+      expect401 = false;
+    }
     const total = await overview(page, first.length);
     await shot(page, "overview");
     await topics(page, total);
@@ -276,6 +351,10 @@ async function main() {
     await shot(page, "jobs");
     const banner = await page.$eval("#error", (e) => (e.hidden ? "" : e.textContent));
     ok(banner === "", `no error banner (${banner})`);
+    if (TOKEN) {
+      expect401 = true;
+      await signOut(page);
+    }
   } finally {
     await browser.close();
     await server.close();

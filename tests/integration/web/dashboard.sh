@@ -12,13 +12,23 @@
 #     triggered from the page turns up as a completed cell) show what the
 #     API holds, and update as records go in;
 #   - no console error, page error or failed request on the way.
+# With --token the same runs against a server with an access token
+# (STRATA_HTTP_TOKEN): nothing but /healthz answers without it, the
+# browser signs in on the sign-in page (a wrong token is refused there),
+# every page then works as without a token, and signing out asks for the
+# token again.
 # strata and the browser are stopped whatever happens.
 #
-# usage: dashboard.sh STRATA
+# usage: dashboard.sh STRATA [--token]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-strata=${1:?usage: dashboard.sh STRATA}
+strata=${1:?usage: dashboard.sh STRATA [--token]}
+unset STRATA_HTTP_TOKEN STRATA_WEB_TOKEN
+if [ "${2:-}" = "--token" ]; then
+  STRATA_HTTP_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  export STRATA_HTTP_TOKEN STRATA_WEB_TOKEN=$STRATA_HTTP_TOKEN
+fi
 chromium=${STRATA_CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || { echo "SKIP: $chromium is missing (apt-get install chromium)"; exit 77; }
 [ -f "$root/tests/web/node_modules/playwright-core/package.json" ] ||
@@ -102,4 +112,7 @@ node_pid=
 kill -TERM "$pid"
 wait "$pid" || fail "strata up exited with $?"
 pid=
+if [ -n "${STRATA_HTTP_TOKEN:-}" ] && grep -qF "$STRATA_HTTP_TOKEN" "$work/up.out" "$work/up.err"; then
+  fail "strata printed the access token"
+fi
 echo "dashboard.sh: ok"

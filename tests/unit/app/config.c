@@ -22,9 +22,9 @@
 
 /* Environment variables the tests set; cleared before each test. */
 static const char *const test_env[] = {
-    "STRATA_DATA_DIR",      "STRATA_STORE_URL",   "STRATA_BROKER_ENABLED",
-    "STRATA_BROKER_LISTEN", "STRATA_HTTP_LISTEN", "CFGTEST_PARTS",
-    "CFGTEST_EMPTY",        "CFGTEST_HOST",       "CFGTEST_UNSET",
+    "STRATA_DATA_DIR",    "STRATA_STORE_URL",  "STRATA_BROKER_ENABLED", "STRATA_BROKER_LISTEN",
+    "STRATA_HTTP_LISTEN", "CFGTEST_PARTS",     "CFGTEST_EMPTY",         "CFGTEST_HOST",
+    "CFGTEST_UNSET",      "STRATA_HTTP_TOKEN",
 };
 
 static int clear_env(void **state)
@@ -725,6 +725,24 @@ static void test_many_errors_in_one_file(void **state)
 
 /* ---- environment and interpolation */
 
+/* http.token: none by default, from the file, and STRATA_HTTP_TOKEN beats
+ * the file (its syntax is checked when the server starts: http_wiring.c). */
+static void test_http_token(void **state)
+{
+    (void)state;
+    app_config_t *cfg = load_ok("");
+    assert_null(cfg->http_token);
+    app_config_destroy(cfg);
+    const char *yaml = "http: {token: from-the-file-0123456789}\n";
+    cfg = load_ok(yaml);
+    assert_string_equal(cfg->http_token, "from-the-file-0123456789");
+    app_config_destroy(cfg);
+    setenv("STRATA_HTTP_TOKEN", "from-the-environment-0123", 1);
+    cfg = load_ok(yaml);
+    assert_string_equal(cfg->http_token, "from-the-environment-0123");
+    app_config_destroy(cfg);
+}
+
 static void test_env_overrides(void **state)
 {
     (void)state;
@@ -1040,6 +1058,7 @@ static void test_print_keys(void **state)
         "| `dir` | path | `./data` |  | `STRATA_DATA_DIR` |",
         "| `url` | store URL | sqlite:<data.dir>/strata.db |  | `STRATA_STORE_URL` |",
         "| `enabled` | bool | `true` |  | `STRATA_BROKER_ENABLED` |",
+        "| `token` | string | none |  | `STRATA_HTTP_TOKEN` |",
         "### `topics[]`\n",
         "| `partitions` | integer | `1` | 1 to 1024 |  |",
         "### `schemas[].fields[]`\n",
@@ -1090,6 +1109,7 @@ int main(void)
         cmocka_unit_test_setup(test_key_applies_to_kind, clear_env),
         cmocka_unit_test_setup(test_many_errors_in_one_file, clear_env),
         cmocka_unit_test_setup(test_env_overrides, clear_env),
+        cmocka_unit_test_setup(test_http_token, clear_env),
         cmocka_unit_test_setup(test_interpolation, clear_env),
         cmocka_unit_test_setup(test_yaml_syntax_error, clear_env),
         cmocka_unit_test_setup(test_aliases_refused, clear_env),

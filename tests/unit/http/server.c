@@ -267,7 +267,10 @@ static int h_stream(http_request_t *r, void *arg)
     return http_respond_stream(r, 200, "text/plain", count_lines, free, c);
 }
 
-static int start_server(void **state, size_t threads)
+#define TOKEN       "tok-0123456789abcdef_XYZ~+/=="
+#define SIGNIN_PAGE "<!doctype html><title>sign in</title>"
+
+static int start_server_with(void **state, size_t threads, const char *token)
 {
     fixture_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
@@ -277,6 +280,10 @@ static int start_server(void **state, size_t threads)
     cfg.max_body_bytes = BODY_CAP;
     cfg.max_header_bytes = HTTP_MIN_HEADER_BYTES;
     cfg.threads = (unsigned)threads;
+    cfg.token = token;
+    cfg.token_cookie = "strata_token";
+    cfg.unauthorized_html = SIGNIN_PAGE;
+    cfg.unauthorized_html_len = strlen(SIGNIN_PAGE);
     assert_int_equal(http_server_create(&cfg, &fx->srv), 0);
     fx->port = http_server_port(fx->srv);
     assert_true(fx->port > 0);
@@ -292,9 +299,19 @@ static int start_server(void **state, size_t threads)
     return 0;
 }
 
+static int start_server(void **state, size_t threads)
+{
+    return start_server_with(state, threads, NULL);
+}
+
 static int setup(void **state)
 {
     return start_server(state, 2);
+}
+
+static int setup_token(void **state)
+{
+    return start_server_with(state, 2, TOKEN);
 }
 
 static int teardown(void **state)
@@ -633,6 +650,239 @@ static void test_connection_limit(void **state)
     http_server_destroy(s);
 }
 
+/* ---- The access token. */
+
+/* A GET or HEAD with extra header lines ("Name: value\r\n..."). */
+static void get_with(int port, const char *method, const char *target, const char *headers,
+                     reply_t *out)
+{
+    char req[2048];
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n",
+                     method, target, headers);
+    exchange(port, req, (size_t)n, out);
+}
+
+static void expect_status(int port, const char *method, const char *target, const char *headers,
+                          int status)
+{
+    reply_t r;
+    get_with(port, method, target, headers, &r);
+    if (r.status != status)
+        fprintf(stderr, "%s %s with [%s]: %d\n%s\n", method, target, headers, r.status, r.body);
+    assert_int_equal(r.status, status);
+    reply_free(&r);
+}
+
+static void test_token_missing_is_401(void **state)
+{
+    fixture_t *fx = *state;
+    reply_t r;
+    get_with(fx->port, "GET", "/echo/1/x/2", "", &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(find_header(&r, "WWW-Authenticate"), "Bearer");
+    assert_string_equal(find_header(&r, "Content-Type"), "application/json");
+    assert_non_null(strstr(r.body, "Authorization: Bearer <token>"));
+    reply_free(&r);
+    /* A body is never read, a handler never runs, a route never leaks. */
+    post(fx->port, "/body", "application/json", "[1,2,3]", 7, &r);
+    assert_int_equal(r.status, 401);
+    assert_null(find_header(&r, "X-Len"));
+    reply_free(&r);
+    expect_status(fx->port, "GET", "/no/such/path", "", 401);
+    expect_status(fx->port, "DELETE", "/body", "", 401);
+    /* Not in the query string either. */
+    expect_status(fx->port, "GET", "/echo/1/x/2?token=" TOKEN, "", 401);
+    http_stats_t st;
+    http_server_stats(fx->srv, &st);
+    assert_int_equal(st.unauthorized, 5);
+    assert_int_equal(st.requests, 0);
+    assert_int_equal(st.responses[4], 5);
+}
+
+static void test_token_wrong_is_401(void **state)
+{
+    fixture_t *fx = *state;
+    reply_t r;
+    get_with(fx->port, "GET", "/echo/1/x/2",
+             "Authorization: Bearer tok-0123456789abcdef_XYZ~+/=-\r\n", &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(find_header(&r, "WWW-Authenticate"), "Bearer error=\"invalid_token\"");
+    assert_string_equal(r.body, "{\"error\":\"the access token is not valid\"}");
+    assert_null(strstr(r.head, TOKEN));
+    reply_free(&r);
+    const char *wrong[] = {
+        "Authorization: Bearer tok-0123456789abcdef\r\n",    /* a prefix */
+        "Authorization: Bearer " TOKEN "x\r\n",              /* longer */
+        "Authorization: Bearer\r\n",                         /* empty */
+        "Authorization: Basic " TOKEN "\r\n",                /* another scheme */
+        "Authorization: Bearer" TOKEN "\r\n",                /* no blank */
+        "X-Token: " TOKEN "\r\n",                            /* another header */
+        "Cookie: strata_token=tok-0123456789abcdef_XYZ\r\n", /* a wrong cookie */
+        "Cookie: other=" TOKEN "\r\n",                       /* another cookie's name */
+        "Cookie: xstrata_token=" TOKEN "\r\n",               /* a longer name */
+        "Authorization: Bearer " TOKEN " " TOKEN "\r\n",     /* twice */
+    };
+    for (size_t i = 0; i < CORE_ARRAY_LEN(wrong); i++)
+        expect_status(fx->port, "GET", "/echo/1/x/2", wrong[i], 401);
+}
+
+static void test_token_right_is_served(void **state)
+{
+    fixture_t *fx = *state;
+    const char *right[] = {
+        "Authorization: Bearer " TOKEN "\r\n",
+        "authorization: bEaReR    " TOKEN "  \r\n",
+        "Cookie: a=1; strata_token=" TOKEN "; b=2\r\n",
+        "Cookie: strata_token=" TOKEN "\r\n",
+        /* A wrong header with a good cookie: the cookie lets it through. */
+        "Authorization: Bearer nope\r\nCookie: strata_token=" TOKEN "\r\n",
+    };
+    for (size_t i = 0; i < CORE_ARRAY_LEN(right); i++)
+        expect_status(fx->port, "GET", "/echo/1/x/2", right[i], 200);
+    reply_t r;
+    const char req[] = "POST /body HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                       "Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 7\r\n\r\n[1,2,3]";
+    exchange(fx->port, req, sizeof req - 1, &r);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(r.body, "7 data 1");
+    reply_free(&r);
+    http_stats_t st;
+    http_server_stats(fx->srv, &st);
+    assert_int_equal(st.unauthorized, 0);
+}
+
+static void test_token_healthz_is_open(void **state)
+{
+    fixture_t *fx = *state;
+    expect_status(fx->port, "GET", "/healthz", "", 200);
+    expect_status(fx->port, "HEAD", "/healthz", "", 200);
+    expect_status(fx->port, "GET", "/healthz", "Authorization: Bearer wrong-token-xxxxxx\r\n", 200);
+    /* Only GET and HEAD of exactly that path. */
+    expect_status(fx->port, "POST", "/healthz", "", 401);
+    expect_status(fx->port, "GET", "/healthz/x", "", 401);
+    expect_status(fx->port, "GET", "/healthzz", "", 401);
+}
+
+static void test_token_signin_page_for_browsers(void **state)
+{
+    fixture_t *fx = *state;
+    reply_t r;
+    get_with(fx->port, "GET", "/", "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n", &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.body, SIGNIN_PAGE);
+    assert_true(strncmp(find_header(&r, "Content-Type"), "text/html", 9) == 0);
+    assert_string_equal(find_header(&r, "WWW-Authenticate"), "Bearer");
+    assert_string_equal(find_header(&r, "Cache-Control"), "no-store");
+    reply_free(&r);
+    /* Scripts and API calls get JSON. */
+    get_with(fx->port, "GET", "/api/x", "Accept: application/json\r\n", &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(find_header(&r, "Content-Type"), "application/json");
+    reply_free(&r);
+}
+
+/* http_token_equal: the answer; its timing is by construction (auth.c). */
+static void test_token_equal(void **state)
+{
+    (void)state;
+    assert_true(http_token_equal("abcdef", 6, "abcdef", 6));
+    assert_false(http_token_equal("abcdeg", 6, "abcdef", 6));
+    assert_false(http_token_equal("Abcdef", 6, "abcdef", 6));
+    assert_false(http_token_equal("abc", 3, "abcdef", 6));           /* a prefix */
+    assert_false(http_token_equal("abcdefabc", 9, "abcdef", 6));     /* longer */
+    assert_false(http_token_equal("abcdefabcdef", 12, "abcdef", 6)); /* the token twice */
+    assert_false(http_token_equal("", 0, "abcdef", 6));
+    assert_false(http_token_equal("", 0, "", 0));
+    assert_false(http_token_equal("a", 1, "", 0));
+    /* Lengths are given, not found: bytes past them do not count. */
+    assert_true(http_token_equal("abcdefXYZ", 6, "abcdefQ", 6));
+}
+
+static void test_token_syntax(void **state)
+{
+    (void)state;
+    const char *good[] = {"0123456789abcdef", "A-Z.a_z~0+9/xxxxxxx",
+                          "abcdefghijklmnop==", "abcdefghijklmnop="};
+    for (size_t i = 0; i < CORE_ARRAY_LEN(good); i++)
+        assert_true(http_token_valid(good[i], strlen(good[i])));
+    const char *bad[] = {"0123456789abcde", /* 15 bytes */
+                         "0123456789 abcdef", "0123456789;abcdef", "0123456789\"abcdef",
+                         "abcdefgh=ijklmnop", "================",  "0123456789abcdé"};
+    for (size_t i = 0; i < CORE_ARRAY_LEN(bad); i++)
+        assert_false(http_token_valid(bad[i], strlen(bad[i])));
+    char big[HTTP_MAX_TOKEN_BYTES + 2];
+    memset(big, 'a', sizeof big);
+    assert_true(http_token_valid(big, HTTP_MAX_TOKEN_BYTES));
+    assert_false(http_token_valid(big, HTTP_MAX_TOKEN_BYTES + 1));
+    assert_false(http_token_valid(NULL, 0));
+
+    /* The server refuses them, without repeating the token. */
+    http_config_t cfg;
+    http_config_default(&cfg);
+    cfg.listen = "127.0.0.1:0";
+    http_server_t *s = NULL;
+    cfg.token = "short-secret";
+    assert_int_equal(http_server_create(&cfg, &s), CORE_EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(core_error_detail(), "12 bytes"));
+    assert_null(strstr(core_error_detail(), "short-secret"));
+    cfg.token = TOKEN;
+    cfg.token_cookie = "bad;name";
+    assert_int_equal(http_server_create(&cfg, &s), CORE_EINVAL);
+    cfg.token_cookie = NULL;
+    assert_int_equal(http_server_create(&cfg, &s), 0);
+    http_server_destroy(s);
+    /* An empty token is no token. */
+    cfg.token = "";
+    assert_int_equal(http_server_create(&cfg, &s), 0);
+    http_server_destroy(s);
+}
+
+/* A cookie is only looked at when token_cookie names it. */
+static void test_token_cookie_off(void **state)
+{
+    (void)state;
+    http_config_t cfg;
+    http_config_default(&cfg);
+    cfg.listen = "127.0.0.1:0";
+    cfg.token = TOKEN;
+    http_server_t *s;
+    assert_int_equal(http_server_create(&cfg, &s), 0);
+    assert_int_equal(http_route(s, "GET", "/x", noop, NULL), 0);
+    assert_int_equal(http_server_start(s), 0);
+    int port = http_server_port(s);
+    expect_status(port, "GET", "/x", "Cookie: strata_token=" TOKEN "\r\n", 401);
+    expect_status(port, "GET", "/x", "Authorization: Bearer " TOKEN "\r\n", 204);
+    http_server_destroy(s);
+}
+
+/* libmicrohttpd closes a connection that sends nothing for idle_timeout_s
+ * (here a request cut off in its headers): the read sees the close, not
+ * the client's own 10 s receive timeout. */
+static void test_idle_connection_is_closed(void **state)
+{
+    (void)state;
+    http_config_t cfg;
+    http_config_default(&cfg);
+    cfg.listen = "127.0.0.1:0";
+    cfg.idle_timeout_s = 1;
+    http_server_t *s;
+    assert_int_equal(http_server_create(&cfg, &s), 0);
+    assert_int_equal(http_server_start(s), 0);
+    int fd = connect_to(http_server_port(s));
+    const char partial[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n";
+    send_all(fd, partial, sizeof partial - 1);
+    char buf[512];
+    ssize_t n;
+    do
+        n = recv(fd, buf, sizeof buf, 0);
+    while (n > 0);
+    assert_int_equal(n, 0); /* closed by the server; -1 would be our timeout */
+    close(fd);
+    http_server_destroy(s);
+}
+
 int main(void)
 {
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -652,6 +902,15 @@ int main(void)
         cmocka_unit_test(test_route_patterns_checked),
         cmocka_unit_test_setup_teardown(test_one_thread_server, setup_one_thread, teardown),
         cmocka_unit_test(test_connection_limit),
+        cmocka_unit_test_setup_teardown(test_token_missing_is_401, setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_token_wrong_is_401, setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_token_right_is_served, setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_token_healthz_is_open, setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_token_signin_page_for_browsers, setup_token, teardown),
+        cmocka_unit_test(test_token_equal),
+        cmocka_unit_test(test_token_syntax),
+        cmocka_unit_test(test_token_cookie_off),
+        cmocka_unit_test(test_idle_connection_is_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
