@@ -1,6 +1,7 @@
 # Tests of gen/: the simulators (unit), the rate schedule (unit, simulated
-# clock), gen_run into a seglog (unit), and `strata gen` feeding `strata up
-# --once` over the example configs (integration); the config's `generators`
+# clock), gen_run into a seglog (unit), the JSON writer's formatting
+# (unit), `strata gen` feeding `strata up --once` over the example configs
+# and `strata gen --broker` into `strata broker` (integration); the config's `generators`
 # section (unit) and `strata up` running them (integration). Included by
 # tests/CMakeLists.txt.
 
@@ -20,6 +21,13 @@ if(TARGET strata_gen)
   add_test(NAME integration/gen/cli COMMAND ${STRATA_GEN_IT}/cli.sh $<TARGET_FILE:strata>)
   set_tests_properties(integration/gen/stocks integration/gen/transactions
     integration/gen/events integration/gen/cli PROPERTIES TIMEOUT 600)
+  # `strata gen --broker kafka://...` into a `strata broker`, read back with
+  # kcat and from the broker's data directory.
+  add_test(NAME integration/gen/broker
+    COMMAND ${STRATA_GEN_IT}/broker.sh $<TARGET_FILE:strata>)
+  set_tests_properties(integration/gen/broker PROPERTIES TIMEOUT 300)
+  # The record writer's number and time formatting against core's.
+  strata_unit_test(gen json strata_gen strata_schema strata_core m)
 
   # The generators section: parsing, checks, and its kinds against gen/.
   strata_unit_test(app gen_config strata_gen strata_schema strata_core ${YAML_LIB} m)

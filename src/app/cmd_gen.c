@@ -1,10 +1,16 @@
 /*
  * cmd_gen.c - `strata gen KIND`: realistic test data from the simulators of
- * gen/, produced into a topic of the data directory, or printed as NDJSON
- * (--stdout) for piping into kcat or `strata produce`.
+ * gen/, produced into a topic of the data directory, into a topic of a
+ * Kafka cluster (--broker kafka://HOST:PORT[,...], through the bus's
+ * librdkafka implementation), or printed as NDJSON (--stdout) for piping
+ * into kcat or `strata produce`.
  *
  * A missing topic is created with --partitions partitions (default 4, as
- * in the example configs) and default settings. Without --seed a seed is
+ * in the example configs) and default settings; on a cluster through the
+ * admin API (CreateTopics, the broker's default replication factor), since
+ * the bus never lets a metadata request create topics. Keys go to
+ * partitions by murmur2 either way, so the same run puts the same records
+ * in the same partitions of the embedded log and of a cluster. Without --seed a seed is
  * taken from the clock, and without --start event time starts now; both
  * are printed in the summary, so any run can be repeated exactly.
  *
@@ -31,12 +37,18 @@
 #include <string.h>
 #include <time.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "bus/bus.h"
 #include "gen/gen.h"
 #include "schema/schema.h"
 
-#define DEFAULT_PARTITIONS 4
-#define DEFAULT_LIVE_RATE  100.0
+#define DEFAULT_PARTITIONS  4
+#define DEFAULT_LIVE_RATE   100.0
+#define KAFKA_SCHEME        "kafka://" /* as --broker of `strata up` (kafka_wiring.c) */
+#define KAFKA_PROPS_MAX     64
+#define KAFKA_ADMIN_MS      10000 /* CreateTopics request and operation timeouts */
+#define KAFKA_TOPIC_WAIT_MS 10000 /* for a created topic to show in metadata */
 
 static int stop_flag; /* set by the signal handler, read atomically */
 
@@ -66,6 +78,9 @@ typedef struct {
     int64_t partitions;
     bool partitions_set;
     bool to_stdout, with_keys;
+    const char *bootstrap;              /* --broker without kafka://; NULL = the data directory */
+    const char *props[KAFKA_PROPS_MAX]; /* --kafka-property, borrowed from argv */
+    size_t nprops;
 } gen_opts_t;
 
 static const char *default_topic(const char *kind)
@@ -109,6 +124,11 @@ static void usage(FILE *f)
             "  --anomaly-ratio R    share with anomalous values (default 0.01)\n"
             "  --stdout             print each record's value as one JSON line instead\n"
             "  --with-keys          with --stdout: print KEY<TAB>VALUE (kcat -K '\\t')\n"
+            "  --broker kafka://HOST:PORT[,HOST:PORT]\n"
+            "                       produce to a Kafka cluster (or a strata broker) instead\n"
+            "                       of the data directory\n"
+            "  --kafka-property NAME=VALUE\n"
+            "                       a librdkafka property for --broker (repeatable)\n"
             "  --data DIR           data directory\n"
             "  -h, --help           show this help\n",
             DEFAULT_PARTITIONS, DEFAULT_LIVE_RATE);
@@ -167,6 +187,8 @@ enum {
     OPT_PARTITIONS,
     OPT_STDOUT,
     OPT_WITH_KEYS,
+    OPT_BROKER,
+    OPT_KAFKA_PROP,
 };
 
 static int parse_one(int c, gen_opts_t *o)
@@ -206,6 +228,20 @@ static int parse_one(int c, gen_opts_t *o)
     case OPT_WITH_KEYS:
         o->with_keys = true;
         break;
+    case OPT_BROKER:
+        if (strncmp(optarg, KAFKA_SCHEME, strlen(KAFKA_SCHEME)) != 0 ||
+            optarg[strlen(KAFKA_SCHEME)] == '\0')
+            return app_usage_error("gen", "--broker wants kafka://HOST:PORT[,HOST:PORT], not '%s'",
+                                   optarg);
+        o->bootstrap = optarg + strlen(KAFKA_SCHEME);
+        break;
+    case OPT_KAFKA_PROP:
+        if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+            return app_usage_error("gen", "--kafka-property %s: want NAME=VALUE", optarg);
+        if (o->nprops == KAFKA_PROPS_MAX)
+            return app_usage_error("gen", "more than %d --kafka-property options", KAFKA_PROPS_MAX);
+        o->props[o->nprops++] = optarg;
+        break;
     default:
         return APP_EXIT_USAGE;
     }
@@ -226,6 +262,8 @@ static int parse_options(app_ctx_t *ctx, int argc, char **argv, gen_opts_t *o)
         {"partitions", required_argument, NULL, OPT_PARTITIONS},
         {"stdout", no_argument, NULL, OPT_STDOUT},
         {"with-keys", no_argument, NULL, OPT_WITH_KEYS},
+        {"broker", required_argument, NULL, OPT_BROKER},
+        {"kafka-property", required_argument, NULL, OPT_KAFKA_PROP},
         {"data", required_argument, NULL, APP_OPT_DATA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -255,7 +293,11 @@ static int parse_options(app_ctx_t *ctx, int argc, char **argv, gen_opts_t *o)
     o->gen.kind = argv[optind];
     if (o->with_keys && !o->to_stdout)
         return app_usage_error("gen", "--with-keys goes with --stdout");
-    if (!o->to_stdout && ctx->data_dir[0] == '\0')
+    if (o->bootstrap != NULL && o->to_stdout)
+        return app_usage_error("gen", "--broker and --stdout exclude each other");
+    if (o->nprops > 0 && o->bootstrap == NULL)
+        return app_usage_error("gen", "--kafka-property goes with --broker");
+    if (!o->to_stdout && o->bootstrap == NULL && ctx->data_dir[0] == '\0')
         return app_usage_error("gen", "--data needs a non-empty directory");
     return 0;
 }
@@ -407,6 +449,153 @@ static int run_topic(const app_ctx_t *ctx, gen_t *g, const gen_opts_t *o, gen_st
     return exit_code;
 }
 
+/* ------------------------------------------------------------------------
+ * Into a topic of a Kafka cluster (--broker).
+ * ------------------------------------------------------------------------ */
+
+/* An admin client: bootstrap.servers and the user's properties. */
+static int admin_open(const gen_opts_t *o, rd_kafka_t **out)
+{
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    int rc = 0;
+    if (rd_kafka_conf_set(c, "bootstrap.servers", o->bootstrap, err, sizeof err) !=
+        RD_KAFKA_CONF_OK)
+        rc = core_error(CORE_EINVAL, "kafka bootstrap %s: %s", o->bootstrap, err);
+    for (size_t i = 0; rc == 0 && i < o->nprops; i++) {
+        char name[256];
+        const char *eq = strchr(o->props[i], '=');
+        size_t len = (size_t)(eq - o->props[i]);
+        if (len >= sizeof name) {
+            rc = core_error(CORE_EINVAL, "kafka property '%s': name too long", o->props[i]);
+            break;
+        }
+        memcpy(name, o->props[i], len);
+        name[len] = '\0';
+        if (rd_kafka_conf_set(c, name, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK)
+            rc = core_error(CORE_EINVAL, "kafka property %s: %s", o->props[i], err);
+    }
+    if (rc == 0 && (*out = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err)) == NULL)
+        rc = core_error(CORE_EINVAL, "kafka %s: cannot create an admin client: %s", o->bootstrap,
+                        err);
+    if (rc != 0)
+        rd_kafka_conf_destroy(c);
+    return rc;
+}
+
+/* The answer to one CreateTopics request (TOPIC_ALREADY_EXISTS is fine: a
+ * concurrent run made it). */
+static int create_result(const gen_opts_t *o, rd_kafka_event_t *ev)
+{
+    if (ev == NULL)
+        return core_error(CORE_EIO, "kafka %s: no answer to CreateTopics %s within %d ms",
+                          o->bootstrap, o->topic, KAFKA_ADMIN_MS + 5000);
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return core_error(CORE_EIO, "kafka %s: CreateTopics %s: %s", o->bootstrap, o->topic,
+                          rd_kafka_event_error_string(ev));
+    size_t n = 0;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    rd_kafka_resp_err_t err =
+        n == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        return 0;
+    const char *why = n == 1 ? rd_kafka_topic_result_error_string(res[0]) : NULL;
+    return core_error(CORE_EIO, "kafka %s: create topic %s with %lld partitions: %s", o->bootstrap,
+                      o->topic, (long long)o->partitions,
+                      why != NULL ? why : rd_kafka_err2str(err));
+}
+
+/* CreateTopics through librdkafka's admin API; the bus itself never
+ * creates topics. */
+static int create_kafka_topic(const gen_opts_t *o)
+{
+    rd_kafka_t *rk = NULL;
+    int rc = admin_open(o, &rk);
+    if (rc != 0)
+        return rc;
+    char err[512];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(o->topic, (int)o->partitions, -1, err, sizeof err);
+    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    if (nt == NULL)
+        rc = core_error(CORE_EINVAL, "kafka topic %s: %s", o->topic, err);
+    if (rc == 0 &&
+        (rd_kafka_AdminOptions_set_request_timeout(ao, KAFKA_ADMIN_MS, err, sizeof err) != 0 ||
+         rd_kafka_AdminOptions_set_operation_timeout(ao, KAFKA_ADMIN_MS, err, sizeof err) != 0))
+        rc = core_error(CORE_EINVAL, "kafka admin options: %s", err);
+    if (rc == 0) {
+        rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, KAFKA_ADMIN_MS + 5000);
+        rc = create_result(o, ev);
+        if (ev != NULL)
+            rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(ao);
+    if (nt != NULL)
+        rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* The topic exists on the cluster afterwards, created if missing. */
+static int ensure_kafka_topic(bus_t *bus, const gen_opts_t *o)
+{
+    int32_t have = 0;
+    core_error_clear();
+    int rc = bus_partitions(bus, o->topic, &have);
+    if (rc == 0) {
+        if (o->partitions_set && have != o->partitions)
+            fprintf(stderr,
+                    "strata gen: topic %s already has %d partitions on kafka://%s; "
+                    "--partitions %lld ignored\n",
+                    o->topic, (int)have, o->bootstrap, (long long)o->partitions);
+        return 0;
+    }
+    if (rc != CORE_ENOENT)
+        return rc;
+    rc = create_kafka_topic(o);
+    /* A cluster may answer metadata without the new topic for a moment. */
+    int64_t deadline = core_mono_ns() + (int64_t)KAFKA_TOPIC_WAIT_MS * 1000000;
+    while (rc == 0 && (rc = bus_partitions(bus, o->topic, &have)) == CORE_ENOENT &&
+           core_mono_ns() < deadline) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+        core_error_clear();
+    }
+    if (rc == 0)
+        fprintf(stderr, "strata gen: created topic %s with %d partitions on kafka://%s\n", o->topic,
+                (int)have, o->bootstrap);
+    return rc;
+}
+
+static int run_kafka(gen_t *g, const gen_opts_t *o, gen_stats_t *st, double *secs)
+{
+    bus_t *bus = NULL;
+    core_error_clear();
+    int rc = seglog_topic_name_check(o->topic);
+    if (rc != 0)
+        return app_fail(rc, "gen: topic name '%s'", o->topic);
+    rc = bus_open_kafka(o->bootstrap, o->props, o->nprops, &bus);
+    if (rc != 0)
+        return app_fail(rc, "gen: connect to kafka://%s", o->bootstrap);
+    rc = ensure_kafka_topic(bus, o);
+    int exit_code = 0;
+    if (rc != 0) {
+        exit_code = app_fail(rc, "gen: topic %s on kafka://%s", o->topic, o->bootstrap);
+    } else {
+        int64_t t0 = core_mono_ns();
+        rc = gen_run(g, bus, o->topic, o->rate, o->count, &stop_flag, st);
+        *secs = (double)(core_mono_ns() - t0) / 1e9;
+        if (rc != 0)
+            exit_code = app_fail(rc, "gen: produce to %s on kafka://%s", o->topic, o->bootstrap);
+    }
+    bus_close(bus); /* every produce call has waited for its acks */
+    return exit_code;
+}
+
 int cmd_gen(app_ctx_t *ctx, int argc, char **argv)
 {
     gen_opts_t o = {.count = -1,
@@ -434,11 +623,15 @@ int cmd_gen(app_ctx_t *ctx, int argc, char **argv)
         if (rc != 0)
             exit_code = app_fail(rc, "gen: write to stdout");
         secs = (double)(core_mono_ns() - t0) / 1e9;
+    } else if (o.bootstrap != NULL) {
+        exit_code = run_kafka(g, &o, &st, &secs);
     } else {
         exit_code = run_topic(ctx, g, &o, &st, &secs);
     }
-    char where[300] = "to stdout";
-    if (!o.to_stdout)
+    char where[600] = "to stdout";
+    if (o.bootstrap != NULL)
+        snprintf(where, sizeof where, "to topic %s on kafka://%s", o.topic, o.bootstrap);
+    else if (!o.to_stdout)
         snprintf(where, sizeof where, "to topic %s", o.topic);
     print_summary(&o, &st, secs, where);
     gen_destroy(g);

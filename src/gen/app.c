@@ -466,7 +466,12 @@ static void web_emit(gen_t *g, void *state)
     uint64_t user, visit;
     if (late_user(g, s, &user, &visit)) {
         int page = web_entry(g);
-        web_write(g, m, s, user, visit, page, page_param(g, page), "view", web_duration(g));
+        /* One draw per statement, in the order gcc evaluated them when they
+         * were arguments of one call (the order is the compiler's: clang's
+         * differs), so that the bytes stay those gcc gave. */
+        int64_t duration = web_duration(g);
+        int param = page_param(g, page);
+        web_write(g, m, s, user, visit, page, param, "view", duration);
         return;
     }
     visit_t *v = pick_visit(g, s);

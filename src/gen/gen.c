@@ -122,9 +122,13 @@ int gen_create(const gen_options_t *o, gen_t **out)
         (uint32_t)(100000 + gen_mix64(o->seed ^ gen_mix64((uint64_t)o->start_ms)) % 900000);
     core_buf_init(&g->key, CORE_MEM_GEN, GEN_KEY_MAX);
     core_buf_init(&g->value, CORE_MEM_GEN, GEN_VALUE_MAX);
+    core_buf_init(&g->num, CORE_MEM_GEN, GEN_NUM_MAX);
+    g->ts_day = -1;
     rc = core_buf_reserve(&g->key, GEN_KEY_MAX);
     if (rc == 0)
         rc = core_buf_reserve(&g->value, GEN_VALUE_MAX);
+    if (rc == 0)
+        rc = core_buf_reserve(&g->num, GEN_NUM_MAX);
     if (rc == 0)
         rc = g->kind->create(g, &g->state);
     if (rc != 0) {
@@ -143,6 +147,7 @@ void gen_destroy(gen_t *g)
         g->kind->destroy(g->state);
     core_buf_fini(&g->key);
     core_buf_fini(&g->value);
+    core_buf_fini(&g->num);
     core_free(g);
 }
 

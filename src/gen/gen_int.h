@@ -146,6 +146,11 @@ struct gen {
     /* A 6-digit number derived from the seed and start, for ids that must
      * not collide between runs ("T4829131"...). */
     uint32_t run_tag;
+    /* gen_format_ts: the day of the last timestamp written (days since the
+     * epoch, -1 = none) and its "YYYY-MM-DDT". */
+    int64_t ts_day;
+    char ts_date[12];
+    core_buf_t num; /* doubles that take core's writer (GEN_NUM_MAX) */
 };
 
 /* ------------------------------------------------------------------------
@@ -172,11 +177,19 @@ typedef struct {
     const char *raw;
 } gen_mutation_t;
 
+/* The writer appends straight to g->value, placing commas itself, and
+ * writes the bytes core's JSON writer would (gen_json_* is its fast path:
+ * records are flat objects with one level of nesting, ASCII keys and
+ * numbers of a fixed number of decimals). An append that would pass
+ * GEN_VALUE_MAX, or a string that is not UTF-8, fails the record as core's
+ * writer would (see gen_json_end). */
 typedef struct {
     gen_t *g;
-    core_json_writer_t w;
     const gen_mutation_t *mut; /* NULL for a valid record */
     const char *scope;         /* member name of the object being written */
+    uint32_t has_items;        /* bit d: the object at depth d has a member */
+    int depth;                 /* open objects */
+    bool failed;               /* an append did not fit, or bad UTF-8 */
     bool applied;              /* the mutation has been applied */
 } gen_json_t;
 
@@ -196,6 +209,24 @@ bool gen_json_obj_begin(gen_json_t *j, const char *key);
 void gen_json_obj_end(gen_json_t *j);
 /* Closes the object and applies a truncation (or the fallback). */
 void gen_json_end(gen_json_t *j);
+
+/* Longest number text gen_format_fixed writes (sign, 15 digits, point). */
+#define GEN_NUM_MAX 40
+
+/* The text core_json_write_double() gives for round(v * 10^decimals) /
+ * 10^decimals (decimals 0..6), made from the integer round(v * 10^decimals)
+ * instead of through printf: its digits with the point put back, trailing
+ * zeros dropped, ".0" for a whole number. Returns the length written to
+ * out (at least GEN_NUM_MAX bytes, no NUL), or 0 where %g would choose
+ * another form (zero, magnitudes below 1e-4 or of 1e15 and more, more than
+ * 15 digits, not finite); the caller then uses core's writer. */
+size_t gen_format_fixed(double v, int decimals, char *out);
+
+/* The text of core_format_iso8601_ms(ms) ("2026-11-22T13:04:05.120Z", 24
+ * bytes, no NUL) into out (at least 32 bytes); returns its length. The
+ * date part is kept in g between calls, as consecutive records mostly
+ * share a day. Years outside 1970..9999 take core's formatter. */
+size_t gen_format_ts(gen_t *g, int64_t ms, char *out);
 
 /* Picks one of n mutations uniformly. */
 const gen_mutation_t *gen_pick_mutation(gen_t *g, const gen_mutation_t *muts, size_t n);

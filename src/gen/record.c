@@ -1,13 +1,24 @@
 /*
- * Writing one generated record: keys, and JSON values through core's
- * writer, with the mutations that make a record invalid applied on the
- * way (a field dropped, replaced by a wrong value, duplicated, or the JSON
- * cut short).
+ * Writing one generated record: keys, and JSON values, with the mutations
+ * that make a record invalid applied on the way (a field dropped, replaced
+ * by a wrong value, duplicated, or the JSON cut short).
+ *
+ * The JSON is appended straight to g->value. Its bytes are those core's
+ * JSON writer gives for the same calls (commas, escaping, shortest
+ * doubles, ".0" on whole numbers), so output did not change when this
+ * writer replaced it; what it leaves out is the writer's per-call state
+ * checks and printf. Numbers of a fixed number of decimals are written
+ * from the integer round(v * 10^d), timestamps from civil-date arithmetic
+ * with the date kept between records: formatting through snprintf and
+ * strtod was half of the time of `strata gen` at full speed.
+ * tests/unit/gen/json.c checks both formatters against core's.
  *
  * Invariants: a record whose gen_json_t carries a mutation is never valid
  * JSON for its schema: if the mutation's field was not written, the value
  * is cut short at the end instead. Values never exceed GEN_VALUE_MAX
- * (reserved at create), so writing allocates nothing.
+ * (reserved at create), so writing allocates nothing; a record that would
+ * (or a string that is not UTF-8) becomes an error record, as with core's
+ * writer.
  *
  * Threading: the generator's thread.
  */
@@ -19,14 +30,241 @@
 
 #include "schema/schema.h"
 
+#define MS_PER_DAY  86400000LL
+#define TS_FAST_END 253402300800000LL /* 10000-01-01T00:00:00Z: 4-digit years end */
+
+/* ---- Appending, sticky on failure as core's writer is. */
+
+static void put(gen_json_t *j, const void *p, size_t n)
+{
+    core_buf_t *b = &j->g->value;
+    if (j->failed)
+        return;
+    if (n <= b->cap - b->len) { /* cap <= max: within the buffer's limit */
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return;
+    }
+    if (core_buf_append(b, p, n) != 0)
+        j->failed = true;
+}
+
+static void put_char(gen_json_t *j, char c)
+{
+    put(j, &c, 1);
+}
+
+static bool plain(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* s[0..n) quoted, escaped as core's writer escapes it ('"', '\\', and
+ * control characters as \b \f \n \r \t or \u00XX); not UTF-8 fails. */
+static void put_quoted(gen_json_t *j, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    core_buf_t *b = &j->g->value;
+    if (plain(s, n)) {
+        if (!j->failed && n + 2 <= b->cap - b->len) {
+            uint8_t *o = b->data + b->len;
+            *o++ = '"';
+            memcpy(o, s, n);
+            o[n] = '"';
+            b->len += n + 2;
+            return;
+        }
+    } else if (!core_utf8_valid(s, n)) {
+        j->failed = true;
+        return;
+    }
+    put_char(j, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t elen = 2;
+        const char *short_form = c ? strchr("\bb\ff\nn\rr\tt", c) : NULL;
+        if (c < 0x20 && short_form) {
+            esc[1] = short_form[1];
+        } else if (c < 0x20) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        put(j, s + run, i - run);
+        put(j, esc, elen);
+        run = i + 1;
+    }
+    put(j, s + run, n - run);
+    put_char(j, '"');
+}
+
+/* The member's `,"key":` (no comma before the first). Keys are the kinds'
+ * ASCII literals, so they are written in one go when there is room. */
+static void put_key(gen_json_t *j, const char *key)
+{
+    uint32_t bit = (uint32_t)1 << (j->depth - 1);
+    bool comma = (j->has_items & bit) != 0;
+    j->has_items |= bit;
+    size_t n = strlen(key);
+    core_buf_t *b = &j->g->value;
+    if (!j->failed && n + 4 <= b->cap - b->len && plain(key, n)) {
+        uint8_t *o = b->data + b->len;
+        if (comma)
+            *o++ = ',';
+        *o++ = '"';
+        memcpy(o, key, n);
+        o += n;
+        *o++ = '"';
+        *o++ = ':';
+        b->len = (size_t)(o - b->data);
+        return;
+    }
+    if (comma)
+        put_char(j, ',');
+    put_quoted(j, key, n);
+    put_char(j, ':');
+}
+
+static void open_object(gen_json_t *j)
+{
+    put_char(j, '{');
+    j->has_items &= ~((uint32_t)1 << j->depth);
+    j->depth++;
+}
+
+static void close_object(gen_json_t *j)
+{
+    put_char(j, '}');
+    j->depth--;
+}
+
+/* ---- Numbers and times as text. */
+
+/* The decimal digits of u into out; returns their count. */
+static size_t u64_text(uint64_t u, char *out)
+{
+    char tmp[20];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    memcpy(out, tmp + i, sizeof tmp - i);
+    return sizeof tmp - i;
+}
+
+static size_t i64_text(int64_t v, char *out)
+{
+    if (v >= 0)
+        return u64_text((uint64_t)v, out);
+    out[0] = '-';
+    return 1 + u64_text(0 - (uint64_t)v, out + 1);
+}
+
+/* n >= 1 digits of v, zero-padded. */
+static void put_digits(char *out, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+size_t gen_format_fixed(double v, int decimals, char *out)
+{
+    static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    static const uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    if (decimals < 0 || decimals > 6)
+        return 0;
+    double m = round(v * scale[decimals]);
+    double r = m / scale[decimals], am = fabs(m);
+    /* Core writes the first of %.15g, %.16g, %.17g that reads back. With
+     * at most 15 digits in m, %.15g of r (the double nearest m / 10^d) is
+     * m / 10^d exactly, and reads back; %g then writes it without an
+     * exponent when 1e-4 <= |r| < 1e15, and drops trailing zeros. */
+    double least = decimals > 4 ? (double)pow10[decimals - 4] : 1.0;
+    if (!isfinite(r) || !(am < 1e15) || am < least)
+        return 0;
+    uint64_t u = (uint64_t)am;
+    uint64_t whole = u / pow10[decimals], frac = u % pow10[decimals];
+    size_t n = 0;
+    if (m < 0)
+        out[n++] = '-';
+    n += u64_text(whole, out + n);
+    out[n++] = '.';
+    if (frac == 0) {
+        out[n++] = '0';
+        return n;
+    }
+    put_digits(out + n, frac, decimals);
+    n += (size_t)decimals;
+    while (out[n - 1] == '0')
+        n--;
+    return n;
+}
+
+size_t gen_format_ts(gen_t *g, int64_t ms, char *out)
+{
+    if (ms < 0 || ms >= TS_FAST_END) {
+        core_format_iso8601_ms(ms, out, 32);
+        return strlen(out);
+    }
+    int64_t day = ms / MS_PER_DAY, rem = ms % MS_PER_DAY;
+    if (day != g->ts_day) {
+        int y, mo, d;
+        schema_civil_from_days(day, &y, &mo, &d);
+        put_digits(g->ts_date, (uint64_t)y, 4);
+        g->ts_date[4] = '-';
+        put_digits(g->ts_date + 5, (uint64_t)mo, 2);
+        g->ts_date[7] = '-';
+        put_digits(g->ts_date + 8, (uint64_t)d, 2);
+        g->ts_date[10] = 'T';
+        g->ts_day = day;
+    }
+    memcpy(out, g->ts_date, 11);
+    put_digits(out + 11, (uint64_t)(rem / 3600000), 2);
+    out[13] = ':';
+    put_digits(out + 14, (uint64_t)(rem / 60000 % 60), 2);
+    out[16] = ':';
+    put_digits(out + 17, (uint64_t)(rem / 1000 % 60), 2);
+    out[19] = '.';
+    put_digits(out + 20, (uint64_t)(rem % 1000), 3);
+    out[23] = 'Z';
+    return 24;
+}
+
+/* The text of core_json_write_double(r), for the values gen_format_fixed
+ * leaves to it; 0 if core refuses it (it cannot: r is finite). */
+static size_t double_text(gen_t *g, double r, char *out)
+{
+    core_json_writer_t w;
+    core_buf_reset(&g->num);
+    core_json_writer_init(&w, &g->num);
+    if (core_json_write_double(&w, r) != 0 || g->num.len > GEN_NUM_MAX)
+        return 0;
+    memcpy(out, g->num.data, g->num.len);
+    return g->num.len;
+}
+
+/* ---- Fields. */
+
 void gen_json_begin(gen_t *g, gen_json_t *j, const gen_mutation_t *mut)
 {
     memset(j, 0, sizeof *j);
     j->g = g;
     j->mut = mut;
     core_buf_reset(&g->value);
-    core_json_writer_init(&j->w, &g->value);
-    core_json_write_object_begin(&j->w);
+    open_object(j);
 }
 
 static bool same_scope(const char *a, const char *b)
@@ -34,11 +272,6 @@ static bool same_scope(const char *a, const char *b)
     if (a == NULL || b == NULL)
         return a == b;
     return strcmp(a, b) == 0;
-}
-
-static void write_key(gen_json_t *j, const char *key)
-{
-    core_json_write_key(&j->w, key, strlen(key));
 }
 
 /* How often to write field `key`: 1 normally, 0 when the mutation drops
@@ -57,8 +290,8 @@ static int field_reps(gen_json_t *j, const char *key)
     case GEN_MUT_DUP:
         return 2;
     case GEN_MUT_RAW:
-        write_key(j, key);
-        core_json_write_raw(&j->w, m->raw, strlen(m->raw));
+        put_key(j, key);
+        put(j, m->raw, strlen(m->raw));
         return 0;
     case GEN_MUT_TRUNCATE:
         break;
@@ -66,20 +299,32 @@ static int field_reps(gen_json_t *j, const char *key)
     return 1;
 }
 
+/* Field `key` with the value text[0..n), which is already JSON. */
+static void field_text(gen_json_t *j, const char *key, const char *text, size_t n)
+{
+    for (int reps = field_reps(j, key); reps > 0; reps--) {
+        put_key(j, key);
+        put(j, text, n);
+    }
+}
+
+static void field_string(gen_json_t *j, const char *key, const char *s, size_t n)
+{
+    for (int reps = field_reps(j, key); reps > 0; reps--) {
+        put_key(j, key);
+        put_quoted(j, s, n);
+    }
+}
+
 void gen_json_str(gen_json_t *j, const char *key, const char *s)
 {
-    for (int n = field_reps(j, key); n > 0; n--) {
-        write_key(j, key);
-        core_json_write_string(&j->w, s, strlen(s));
-    }
+    field_string(j, key, s, strlen(s));
 }
 
 void gen_json_i64(gen_json_t *j, const char *key, int64_t v)
 {
-    for (int n = field_reps(j, key); n > 0; n--) {
-        write_key(j, key);
-        core_json_write_i64(&j->w, v);
-    }
+    char text[24];
+    field_text(j, key, text, i64_text(v, text));
 }
 
 void gen_json_f64(gen_json_t *j, const char *key, double v, int decimals)
@@ -89,59 +334,56 @@ void gen_json_f64(gen_json_t *j, const char *key, double v, int decimals)
         decimals = 0;
     if (decimals > 6)
         decimals = 6;
-    double r = round(v * scale[decimals]) / scale[decimals];
-    if (!isfinite(r))
-        r = 0;
-    for (int n = field_reps(j, key); n > 0; n--) {
-        write_key(j, key);
-        core_json_write_double(&j->w, r);
+    char text[GEN_NUM_MAX];
+    size_t n = gen_format_fixed(v, decimals, text);
+    if (n == 0) {
+        double r = round(v * scale[decimals]) / scale[decimals];
+        if (!isfinite(r))
+            r = 0;
+        n = double_text(j->g, r, text);
+        if (n == 0)
+            j->failed = true;
     }
+    field_text(j, key, text, n);
 }
 
 void gen_json_bool(gen_json_t *j, const char *key, bool v)
 {
-    for (int n = field_reps(j, key); n > 0; n--) {
-        write_key(j, key);
-        core_json_write_bool(&j->w, v);
-    }
+    field_text(j, key, v ? "true" : "false", v ? 4 : 5);
 }
 
 void gen_json_null(gen_json_t *j, const char *key)
 {
-    for (int n = field_reps(j, key); n > 0; n--) {
-        write_key(j, key);
-        core_json_write_null(&j->w);
-    }
+    field_text(j, key, "null", 4);
 }
 
 void gen_json_ts(gen_json_t *j, const char *key, int64_t ms)
 {
     char buf[40];
-    core_format_iso8601_ms(ms, buf, sizeof buf);
-    gen_json_str(j, key, buf);
+    field_string(j, key, buf, gen_format_ts(j->g, ms, buf));
 }
 
 bool gen_json_obj_begin(gen_json_t *j, const char *key)
 {
     if (field_reps(j, key) == 0)
         return false;
-    write_key(j, key);
-    core_json_write_object_begin(&j->w);
+    put_key(j, key);
+    open_object(j);
     j->scope = key;
     return true;
 }
 
 void gen_json_obj_end(gen_json_t *j)
 {
-    core_json_write_object_end(&j->w);
+    close_object(j);
     j->scope = NULL;
 }
 
 void gen_json_end(gen_json_t *j)
 {
     gen_t *g = j->g;
-    core_json_write_object_end(&j->w);
-    if (core_json_writer_finish(&j->w) != 0) {
+    close_object(j);
+    if (j->failed || j->depth != 0) {
         /* Cannot happen with the kinds' bounded records; keep the stream
          * going with a record that says what went wrong. */
         core_log(CORE_LOG_WARN, "gen", "%s: record over %d bytes", g->kind->name, GEN_VALUE_MAX);
@@ -171,7 +413,13 @@ void gen_key_str(gen_t *g, const char *s)
 void gen_key_u64(gen_t *g, const char *prefix, uint64_t v)
 {
     char buf[64];
-    snprintf(buf, sizeof buf, "%s%llu", prefix, (unsigned long long)v);
+    size_t n = strlen(prefix);
+    if (n + 21 > sizeof buf) { /* as snprintf would cut it */
+        snprintf(buf, sizeof buf, "%s%llu", prefix, (unsigned long long)v);
+    } else {
+        memcpy(buf, prefix, n);
+        buf[n + u64_text(v, buf + n)] = '\0';
+    }
     gen_key_str(g, buf);
 }
 
