@@ -112,8 +112,11 @@ def kafka_clients(broker):
     """A binary record through the Kafka protocol, and a group committing."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.structs import OffsetAndMetadata
-    p = KafkaProducer(bootstrap_servers=broker, acks="all")
-    p.send("payments", key=BINARY_KEY, value=BINARY_VALUE, partition=0).get(timeout=30)
+    # Generous bounds: the suite runs two tests at a time on two cores, and
+    # kafka-python probes the broker's API versions before its first send.
+    p = KafkaProducer(bootstrap_servers=broker, acks="all", request_timeout_ms=60000,
+                      max_block_ms=120000)
+    p.send("payments", key=BINARY_KEY, value=BINARY_VALUE, partition=0).get(timeout=120)
     p.close(10)
     c = KafkaConsumer(bootstrap_servers=broker, group_id=GROUP, enable_auto_commit=False,
                       auto_offset_reset="earliest", session_timeout_ms=10000,
