@@ -508,6 +508,11 @@ int core_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Writes all n bytes at `off` (pwrite loop, retrying EINTR). Returns 0, or
  * CORE_ENOSPC / CORE_EIO with errno preserved. */
 int core_pwrite_all(int fd, const void *p, size_t n, int64_t off);
+/* Splits a listen address, "host:port" or "[v6]:port" with a port in
+ * 0..65535, into NUL-terminated host and port texts. CORE_EINVAL otherwise,
+ * the detail starting "WHAT: " and showing EXAMPLE_PORT in its examples. */
+int core_split_host_port(const char *listen, const char *what, const char *example_port, char *host,
+                         size_t host_len, char *port, size_t port_len);
 /* Reads exactly n bytes at `off`; CORE_ETRUNC if the file ends first. */
 int core_pread_all(int fd, void *p, size_t n, int64_t off);
 /* fsyncs a directory so that entries created, renamed or removed in it are

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -100,4 +101,35 @@ int core_fsync_dir(const char *path)
         close(fd);
     }
     return rc;
+}
+
+int core_split_host_port(const char *listen, const char *what, const char *example_port, char *host,
+                         size_t host_len, char *port, size_t port_len)
+{
+    const char *h = listen, *h_end, *p;
+    if (listen[0] == '[') {
+        h = listen + 1;
+        h_end = strchr(h, ']');
+        if (h_end == NULL || h_end[1] != ':')
+            goto bad;
+        p = h_end + 2;
+    } else {
+        h_end = strrchr(listen, ':');
+        if (h_end == NULL || memchr(listen, ':', (size_t)(h_end - listen)) != NULL)
+            goto bad; /* no port, or an IPv6 address without brackets */
+        p = h_end + 1;
+    }
+    size_t n = (size_t)(h_end - h);
+    int64_t v;
+    if (n == 0 || n >= host_len || core_parse_i64(p, 0, 65535, &v) != 0)
+        goto bad;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    snprintf(port, port_len, "%d", (int)v);
+    return 0;
+bad:
+    return core_error(CORE_EINVAL,
+                      "%s: listen address '%s' is not host:port with a port in 0..65535 "
+                      "(e.g. 127.0.0.1:%s, [::1]:%s, localhost:%s)",
+                      what, listen, example_port, example_port, example_port);
 }

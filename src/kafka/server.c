@@ -776,38 +776,6 @@ int kafka_server_run(kafka_server_t *s)
  * Creation and the listener
  * ------------------------------------------------------------------------ */
 
-/* Splits "host:port" or "[v6]:port"; the port must be 0..65535. */
-static int split_host_port(const char *listen, char *host, size_t host_len, char *port,
-                           size_t port_len)
-{
-    const char *h = listen, *h_end, *p;
-    if (listen[0] == '[') {
-        h = listen + 1;
-        h_end = strchr(h, ']');
-        if (h_end == NULL || h_end[1] != ':')
-            goto bad;
-        p = h_end + 2;
-    } else {
-        h_end = strrchr(listen, ':');
-        if (h_end == NULL || memchr(listen, ':', (size_t)(h_end - listen)) != NULL)
-            goto bad; /* no port, or an IPv6 address without brackets */
-        p = h_end + 1;
-    }
-    size_t n = (size_t)(h_end - h);
-    int64_t v;
-    if (n == 0 || n >= host_len || core_parse_i64(p, 0, 65535, &v) != 0)
-        goto bad;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    snprintf(port, port_len, "%d", (int)v);
-    return 0;
-bad:
-    return core_error(CORE_EINVAL,
-                      "kafka: listen address '%s' is not host:port with a port in 0..65535 "
-                      "(e.g. 127.0.0.1:9092, [::1]:9092, localhost:9092)",
-                      listen);
-}
-
 /* Returns 0 with a listening socket, or an errno with the failing step. */
 static int bind_one(const struct addrinfo *ai, int *fd_out, const char **step)
 {
@@ -849,7 +817,7 @@ static int bound_port(int fd)
 static int open_listener(kafka_server_t *s, const char *listen)
 {
     char host[256], port[8];
-    int rc = split_host_port(listen, host, sizeof host, port, sizeof port);
+    int rc = core_split_host_port(listen, "kafka", "9092", host, sizeof host, port, sizeof port);
     if (rc != 0)
         return rc;
     struct addrinfo hints = {0}, *res = NULL;
