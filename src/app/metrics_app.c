@@ -70,6 +70,7 @@ typedef struct {
     char *topic;
     int32_t partition;
     int64_t start, end, bytes;
+    seglog_traffic_t traffic; /* zero without the embedded log */
 } tp_t;
 
 typedef struct {
@@ -136,6 +137,7 @@ static int collect_topics(app_api_t *a, topics_t *t, bool *from_log)
                 seglog_part_info_t info;
                 seglog_part_info(sp, &info);
                 e.bytes = info.size_bytes;
+                seglog_part_traffic(sp, &e.traffic);
             }
             rc = tp_add(t, &e);
         }
@@ -151,8 +153,13 @@ static void write_topic_series(http_prom_t *p, const topics_t *t, int what)
         char part[16];
         snprintf(part, sizeof part, "%d", e->partition);
         label_t l[2] = {{"topic", e->topic}, {"partition", part}};
-        int64_t v = what == 0 ? e->end : what == 1 ? e->end - e->start : e->bytes;
-        http_prom_int(p, l, 2, v);
+        const int64_t v[] = {e->end,
+                             e->end - e->start,
+                             e->bytes,
+                             e->traffic.in_bytes,
+                             e->traffic.out_records,
+                             e->traffic.out_bytes};
+        http_prom_int(p, l, 2, v[what]);
     }
 }
 
@@ -177,6 +184,16 @@ static int write_topics(scrape_t *s)
             http_prom_family(p, "strata_topic_size_bytes", HTTP_PROM_GAUGE,
                              "Bytes of a partition's segments on disk");
             write_topic_series(p, &t, 2);
+            http_prom_family(p, "strata_topic_bytes_produced_total", HTTP_PROM_COUNTER,
+                             "Bytes of record batches appended to a partition since the start");
+            write_topic_series(p, &t, 3);
+            http_prom_family(p, "strata_topic_records_consumed_total", HTTP_PROM_COUNTER,
+                             "Records in the batches handed to consumers (Kafka fetches, "
+                             "pipelines, sinks) since the start");
+            write_topic_series(p, &t, 4);
+            http_prom_family(p, "strata_topic_bytes_consumed_total", HTTP_PROM_COUNTER,
+                             "Bytes of the record batches handed to consumers since the start");
+            write_topic_series(p, &t, 5);
         }
     }
     topics_fini(&t, from_log);

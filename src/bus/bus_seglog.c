@@ -231,6 +231,7 @@ static int read_more(bus_reader_t *r, bool *got)
     rc = seglog_read(p, r->pos, READ_MAX_BYTES, &s->raw);
     if (rc != 0)
         return error_at(r, rc, "read");
+    seglog_part_count_out(p, s->raw.data, s->raw.len);
     *got = s->raw.len > 0;
     return 0;
 }

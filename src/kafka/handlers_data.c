@@ -353,6 +353,7 @@ static void fetch_part(kafka_broker_t *b, const fetch_want_t *want, size_t limit
         if (!first && buf->len - span->off > limit)
             buf->len = span->off; /* its first batch does not fit: nothing this time */
         span->len = buf->len - span->off;
+        seglog_part_count_out(p, buf->data + span->off, span->len);
     }
 }
 

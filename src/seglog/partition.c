@@ -255,8 +255,36 @@ int seglog_append_nowait(seglog_part_t *p, uint8_t *batch, size_t len, int64_t *
         return rc;
     *base_offset = h.base_offset;
     *end_offset = end;
+    atomic_fetch_add_explicit(&p->in_records, (int64_t)h.records_count, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->in_bytes, (int64_t)len, memory_order_relaxed);
     call_hook(p);
     return 0;
+}
+
+void seglog_part_traffic(seglog_part_t *p, seglog_traffic_t *out)
+{
+    out->in_records = atomic_load_explicit(&p->in_records, memory_order_relaxed);
+    out->in_bytes = atomic_load_explicit(&p->in_bytes, memory_order_relaxed);
+    out->out_records = atomic_load_explicit(&p->out_records, memory_order_relaxed);
+    out->out_bytes = atomic_load_explicit(&p->out_bytes, memory_order_relaxed);
+}
+
+void seglog_part_count_out(seglog_part_t *p, const uint8_t *batches, size_t len)
+{
+    int64_t records = 0;
+    size_t off = 0;
+    while (off < len) {
+        record_batch_header_t h;
+        if (record_batch_parse_header(batches + off, len - off, &h) != 0)
+            break;
+        size_t size = record_batch_size(&h);
+        if (size == 0 || size > len - off)
+            break;
+        records += h.records_count;
+        off += size;
+    }
+    atomic_fetch_add_explicit(&p->out_records, records, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->out_bytes, (int64_t)len, memory_order_relaxed);
 }
 
 seglog_topic_t *seglog_part_topic(seglog_part_t *p)

@@ -163,6 +163,22 @@ typedef struct {
 } seglog_part_info_t;
 
 void seglog_part_info(seglog_part_t *p, seglog_part_info_t *out);
+
+/* Traffic through a partition since this process opened it: records and
+ * bytes (whole stored batches) appended, and records and bytes of the
+ * batches handed to consumers (counted by the consumers through
+ * seglog_part_count_out). Lock-free; safe from any thread. */
+typedef struct {
+    int64_t in_records, in_bytes;
+    int64_t out_records, out_bytes;
+} seglog_traffic_t;
+
+void seglog_part_traffic(seglog_part_t *p, seglog_traffic_t *out);
+/* Counts whole batches (as seglog_read returned them: `len` bytes from
+ * `batches`) as delivered to a consumer, e.g. a Kafka fetch response or a
+ * pipeline's reader. Bytes that do not parse as a batch header count as
+ * bytes only. */
+void seglog_part_count_out(seglog_part_t *p, const uint8_t *batches, size_t len);
 int64_t seglog_log_start(seglog_part_t *p);
 int64_t seglog_log_end(seglog_part_t *p);
 /* The failure message of a failed partition, or NULL. Borrowed. */

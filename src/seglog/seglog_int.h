@@ -95,6 +95,9 @@ struct seglog_part {
     int64_t last_flush_ms;
     atomic_bool failed; /* written under sync_mu; read without it on hot paths */
     char *error;        /* owned; set once, under sync_mu, before failed */
+
+    /* Traffic since the partition was opened (seglog_part_traffic). */
+    _Atomic int64_t in_records, in_bytes, out_records, out_bytes;
 };
 
 struct seglog_topic {

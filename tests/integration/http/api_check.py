@@ -462,6 +462,18 @@ def check_metrics():
     produced = sum(v for (n, l), v in s.items()
                    if n == "strata_topic_records_produced_total" and ("topic", "orders") in l)
     expect("orders produced", produced, 42)
+
+    def orders_sum(name):
+        return sum(v for (n, l), v in s.items() if n == name and ("topic", "orders") in l)
+    stored = orders_sum("strata_topic_size_bytes")
+    check(stored > 0, "orders stored bytes")
+    expect("orders bytes produced = bytes stored (a fresh log)",
+           orders_sum("strata_topic_bytes_produced_total"), stored)
+    # Three pipelines read every batch of orders at least once.
+    check(orders_sum("strata_topic_records_consumed_total") >= 3 * produced,
+          "orders records consumed >= 3 x produced")
+    check(orders_sum("strata_topic_bytes_consumed_total") >= 3 * stored,
+          "orders bytes consumed >= 3 x stored")
     for p in ("orders_table", "spend", "big"):
         expect(p + " events processed = records ingested",
                metric(s, "strata_pipeline_records_total", pipeline=p, topic="orders"), produced)

@@ -148,6 +148,48 @@ static void test_append_read_dense(void **state)
     tu_rmdir(dir);
 }
 
+/* Traffic counters: appends count records and stored bytes in; batches
+ * handed to consumers count out, and a fresh open starts from zero. */
+static void test_traffic(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    seglog_t *log;
+    assert_int_equal(seglog_open(dir, &log), 0);
+    seglog_part_t *p = tu_topic(log, "t", 1, 1 << 20);
+    seglog_traffic_t t;
+    seglog_part_traffic(p, &t);
+    assert_int_equal(t.in_records + t.in_bytes + t.out_records + t.out_bytes, 0);
+    for (int i = 0; i < 5; i++)
+        tu_append(p, i * 4, 4, 1000 + i, 30);
+    seglog_part_info_t info;
+    seglog_part_info(p, &info);
+    seglog_part_traffic(p, &t);
+    assert_int_equal(t.in_records, 20);
+    assert_int_equal(t.in_bytes, info.size_bytes);
+    assert_int_equal(t.out_records, 0);
+
+    core_buf_t buf;
+    core_buf_init(&buf, CORE_MEM_TEST, 1 << 20);
+    assert_int_equal(seglog_read(p, 6, 1 << 20, &buf), 0); /* from batch 2 */
+    seglog_part_count_out(p, buf.data, buf.len);
+    seglog_part_traffic(p, &t);
+    assert_int_equal(t.out_records, 16);
+    assert_int_equal(t.out_bytes, (int64_t)buf.len);
+    seglog_part_count_out(p, buf.data, 10); /* not a whole batch: bytes only */
+    seglog_part_traffic(p, &t);
+    assert_int_equal(t.out_records, 16);
+    assert_int_equal(t.out_bytes, (int64_t)buf.len + 10);
+    core_buf_fini(&buf);
+    seglog_close(log);
+
+    assert_int_equal(seglog_open(dir, &log), 0);
+    seglog_part_traffic(seglog_partition(seglog_topic_get(log, "t"), 0), &t);
+    assert_int_equal(t.in_records + t.in_bytes + t.out_records + t.out_bytes, 0);
+    seglog_close(log);
+    tu_rmdir(dir);
+}
+
 /* Reads at every offset of a log with many small segments: each read must
  * start with the batch that contains the offset, and never cross a segment. */
 static void test_index_segment_boundaries(void **state)
@@ -467,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_folder_lock),
         cmocka_unit_test(test_flush_parse),
         cmocka_unit_test(test_append_read_dense),
+        cmocka_unit_test(test_traffic),
         cmocka_unit_test(test_index_segment_boundaries),
         cmocka_unit_test(test_read_limits),
         cmocka_unit_test(test_reject_bad_batches),
