@@ -4,18 +4,25 @@
  *   1. produces N generated stock ticks (default 10,000,000, ~100 bytes of
  *      JSON each; bench/ticks.c) into a 4-partition seglog topic and writes
  *      the same ticks as NDJSON (not timed);
- *   2. runs an `archive` pipeline over the topic on the calling thread (one
- *      core): decode and validate each record by the ticks' schema, write
- *      Parquet files with the chosen codec (default zstd) into Hive-style
- *      hour folders, fdatasync, commit offsets to SQLite and publish: timed,
- *      rows/s;
+ *   2. runs an `archive` pipeline over the topic on the calling thread:
+ *      decode and validate each record by the ticks' schema, write Parquet
+ *      files with the chosen codec (default zstd) into Hive-style hour
+ *      folders, fdatasync, commit offsets to SQLite and publish. Twice, each
+ *      time into a new lake and store: on one core (the calling thread
+ *      pinned to one CPU, which the writers' background threads it starts
+ *      inherit and share) and on two cores (not pinned). Each run prints
+ *      its wall time and rows/s, the process CPU time, and how many threads
+ *      strata used (the pipeline thread and the writers' background
+ *      threads, counted from /proc/self/status while it runs);
  *   3. has DuckDB (npm @duckdb/node-api, node) convert the same NDJSON to
  *      Parquet with the same codec (COPY ... TO ... (FORMAT parquet)), with
- *      its default thread count and with one thread: timed, rows/s, and the
- *      ratio;
- *   4. checks the lake against DuckDB's file: row count, exact sums of every
- *      number column, time and symbol extremes, read back by DuckDB through
- *      read_parquet(..., hive_partitioning = true); exits 1 on a mismatch.
+ *      two threads (its default here) and with one thread: timed, rows/s;
+ *      each strata run is compared with DuckDB's of the same thread count
+ *      (one core against one thread, two against two);
+ *   4. checks each lake against DuckDB's file: row count, exact sums of
+ *      every number column, time and symbol extremes, read back by DuckDB
+ *      through read_parquet(..., hive_partitioning = true); exits 1 on a
+ *      mismatch.
  *
  * strata's files carry four more columns than DuckDB's (_key, _partition,
  * _offset, _timestamp) and are durable (fdatasync) before they count.
@@ -23,10 +30,14 @@
  * Usage: bench_lake [--events N] [--codec zstd|snappy|none] [--dir DIR]
  *                   [--node-dir DIR] [--keep] [--quick]
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_common.h"
 #include "lake/lake.h"
@@ -43,11 +54,21 @@ typedef struct {
 } opts_t;
 
 typedef struct {
-    char root[4096], ndjson[4200], lake[4200], url[4300];
+    char root[4096], ndjson[4200];
     seglog_t *log;
     bus_t *bus;
     schema_t *schema;
 } env_t;
+
+/* One archive run: where it wrote and what it took. */
+typedef struct {
+    int cores; /* 1: pinned to one CPU; 2: free */
+    char lake[4200], url[4300];
+    double wall, cpu; /* cpu: the process's */
+    double own;       /* CPU time of the pipeline's thread */
+    int threads;      /* the most strata ran at once */
+    stream_stats_t st;
+} run_t;
 
 static double now_s(void)
 {
@@ -56,11 +77,46 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static double cpu_s(void)
+/* CPU time of the whole process (every thread strata runs), or of the
+ * calling thread. */
+static double cpu_s(clockid_t which)
 {
     struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    clock_gettime(which, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The process's thread count, from /proc/self/status (0 if unknown). */
+static int thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "Threads:", 8) == 0)
+            n = (int)strtol(line + 8, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+/* Samples the thread count every 10 ms while a run lasts (a writer's
+ * thread lives as long as its file). */
+typedef struct {
+    atomic_bool stop;
+    atomic_int most;
+} sampler_t;
+
+static void *sample_threads(void *arg)
+{
+    sampler_t *s = arg;
+    while (!atomic_load(&s->stop)) {
+        int n = thread_count();
+        if (n > atomic_load(&s->most))
+            atomic_store(&s->most, n);
+        usleep(10000);
+    }
+    return NULL;
 }
 
 static int setup(const opts_t *o, env_t *e)
@@ -71,8 +127,6 @@ static int setup(const opts_t *o, env_t *e)
         return core_error(CORE_EIO, "cannot make a directory under %s", o->dir);
     snprintf(logdir, sizeof logdir, "%s/log", e->root);
     snprintf(e->ndjson, sizeof e->ndjson, "%s/ticks.ndjson", e->root);
-    snprintf(e->lake, sizeof e->lake, "%s/lake", e->root);
-    snprintf(e->url, sizeof e->url, "sqlite:%s/store.db", e->root);
     seglog_topic_config_t tc;
     seglog_topic_config_default(&tc);
     tc.partitions = PARTITIONS;
@@ -105,12 +159,29 @@ static void compile_error(void *arg, int line, const char *message)
     fprintf(stderr, "bench_lake: %s\n", message);
 }
 
-/* The archive pipeline over the whole topic, on this thread. */
-static int archive(const opts_t *o, env_t *e, double *wall, double *cpu, stream_stats_t *st)
+/* Pins the calling thread (and the threads it will start) to the CPU it
+ * runs on, or unpins it; returns false if it cannot. */
+static bool pin(bool one, cpu_set_t *saved)
 {
+    if (!one)
+        return sched_setaffinity(0, sizeof *saved, saved) == 0;
+    if (sched_getaffinity(0, sizeof *saved, saved) != 0)
+        return false;
+    cpu_set_t only;
+    CPU_ZERO(&only);
+    CPU_SET(sched_getcpu(), &only);
+    return sched_setaffinity(0, sizeof only, &only) == 0;
+}
+
+/* The archive pipeline over the whole topic, on this thread: into r->lake
+ * and r->url, fresh for each run. */
+static int archive(const opts_t *o, env_t *e, run_t *r)
+{
+    snprintf(r->lake, sizeof r->lake, "%s/lake-%d", e->root, r->cores);
+    snprintf(r->url, sizeof r->url, "sqlite:%s/store-%d.db", e->root, r->cores);
     lake_archive_config_t c;
     lake_archive_config_default(&c);
-    c.dir = e->lake;
+    c.dir = r->lake;
     int rc = lake_codec_parse(o->codec, &c.codec);
     lake_archive_t *a = NULL;
     if (rc == 0)
@@ -134,32 +205,51 @@ static int archive(const opts_t *o, env_t *e, double *wall, double *cpu, stream_
     rc = stream_pipeline_compile(&d, compile_error, NULL, &p);
     if (rc != 0)
         return rc;
-    double w0 = now_s(), c0 = cpu_s();
-    rc = stream_pipeline_run_once(p, e->bus, e->url, st);
-    *wall = now_s() - w0;
-    *cpu = cpu_s() - c0;
+    cpu_set_t saved;
+    if (r->cores == 1 && !pin(true, &saved))
+        return core_error(CORE_EFAILED, "cannot pin the archive to one CPU");
+    sampler_t s;
+    atomic_init(&s.stop, false);
+    atomic_init(&s.most, 0);
+    int base = thread_count();
+    pthread_t sampler;
+    bool sampling = pthread_create(&sampler, NULL, sample_threads, &s) == 0;
+    double w0 = now_s(), c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
+    rc = stream_pipeline_run_once(p, e->bus, r->url, &r->st);
+    r->wall = now_s() - w0;
+    r->cpu = cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    r->own = cpu_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+    if (sampling) {
+        atomic_store(&s.stop, true);
+        pthread_join(sampler, NULL);
+    }
+    /* the most seen, less the threads from before and the sampler, plus
+     * the pipeline's own */
+    r->threads = sampling ? atomic_load(&s.most) - base : 0;
+    if (r->cores == 1)
+        pin(false, &saved);
     stream_pipeline_destroy(p);
     return rc;
 }
 
-/* DuckDB's COPY with `threads` threads; with check, also compares the lake
+/* DuckDB's COPY with `threads` threads; with a lake, also compares it
  * with its file (returns the mismatches in *bad). */
-static int duckdb(const opts_t *o, const env_t *e, const char *threads, bool check, double *secs,
-                  long *rows, int *bad)
+static int duckdb(const opts_t *o, const env_t *e, const char *threads, const char *lake,
+                  double *secs, long *rows, int *bad)
 {
     char cmd[16384], out[4300];
     snprintf(out, sizeof out, "%s/duckdb-%s.parquet", e->root, threads);
     snprintf(cmd, sizeof cmd,
              "node '%s/../../bench/node/lake.mjs' '%s/node_modules' '%s' '%s' %s %s '%s'",
              o->node_dir, o->node_dir, e->ndjson, out,
-             strcmp(o->codec, "none") == 0 ? "uncompressed" : o->codec, threads,
-             check ? e->lake : "-");
+             strcmp(o->codec, "none") == 0 ? "uncompressed" : o->codec, threads, lake);
     FILE *f = popen(cmd, "r");
     if (f == NULL)
         return CORE_EIO;
     int n = fscanf(f, "%lf %ld ", secs, rows);
     char what[64], mine[128], theirs[128];
-    while (check && fscanf(f, "check %63s %127s %127s ", what, mine, theirs) == 3) {
+    while (fscanf(f, "check %63s %127s %127s ", what, mine, theirs) == 3) {
         bool same = strcmp(mine, theirs) == 0;
         *bad += !same;
         printf("  check %-10s DuckDB %s, lake %s%s\n", what, mine, theirs,
@@ -215,36 +305,57 @@ static int parse(int argc, char **argv, opts_t *o)
     return 0;
 }
 
-static int report(const opts_t *o, env_t *e, double rate)
+static void print_run(const run_t *r)
 {
-    char a[32];
+    char a[32], b[32];
+    double rate = (double)r->st.rows / r->wall;
+    printf("  %s: %.2f s: %9s rows/s; %d thread%s at most (the pipeline's and the writers' "
+           "background threads);\n    CPU %.2f s (the pipeline's thread %.2f s, the rest %.2f s): "
+           "%s rows per CPU-second\n",
+           r->cores == 1 ? "on one core (pinned)" : "on two cores", r->wall,
+           bench_fmt_count(a, sizeof a, rate), r->threads, r->threads == 1 ? "" : "s", r->cpu,
+           r->own, r->cpu - r->own, bench_fmt_count(b, sizeof b, (double)r->st.rows / r->cpu));
+}
+
+/* DuckDB with the thread count of run r, checking r's lake against its
+ * file; prints both rates and their ratio. */
+static int compare(const opts_t *o, env_t *e, const run_t *r, int *bad)
+{
+    char a[32], threads[8];
     double secs = 0;
     long rows = 0;
-    int bad = 0;
-    printf("2. DuckDB (node, @duckdb/node-api): COPY (read_json) TO parquet, %s:\n", o->codec);
-    int rc = duckdb(o, e, "2", true, &secs, &rows, &bad);
-    double two = rows / secs;
-    if (rc == 0)
-        printf("  2 threads (its default here)  %8.2f s: %9s rows/s\n", secs,
-               bench_fmt_count(a, sizeof a, two));
-    if (rc == 0)
-        rc = duckdb(o, e, "1", false, &secs, &rows, &bad);
-    double one = rows / secs;
-    if (rc == 0)
-        printf("  1 thread                      %8.2f s: %9s rows/s\n", secs,
-               bench_fmt_count(a, sizeof a, one));
+    snprintf(threads, sizeof threads, "%d", r->cores);
+    printf("  DuckDB with %s, checked against the lake of strata on %s:\n",
+           r->cores == 1 ? "1 thread" : "2 threads (its default here)",
+           r->cores == 1 ? "one core" : "two cores");
+    int rc = duckdb(o, e, threads, r->lake, &secs, &rows, bad);
     if (rc != 0) {
         printf("  could not run node with @duckdb/node-api from %s\n", o->node_dir);
         return rc;
     }
-    if (rows != (long)o->events || bad != 0) {
-        printf("  results: %d mismatches between the lake and DuckDB's file\n", bad + 1);
+    if (rows != (long)o->events)
+        (*bad)++;
+    double theirs = (double)rows / secs, mine = (double)r->st.rows / r->wall;
+    printf("  DuckDB %d thread%s %8.2f s: %9s rows/s; strata on %s: %.2fx (target >= 1x)\n",
+           r->cores, r->cores == 1 ? " " : "s", secs, bench_fmt_count(a, sizeof a, theirs),
+           r->cores == 1 ? "one core" : "two cores", mine / theirs);
+    return 0;
+}
+
+static int report(const opts_t *o, env_t *e, const run_t *runs)
+{
+    int bad = 0;
+    printf("2. DuckDB (node, @duckdb/node-api): COPY (read_json) TO parquet, %s:\n", o->codec);
+    int rc = compare(o, e, &runs[0], &bad);
+    if (rc == 0)
+        rc = compare(o, e, &runs[1], &bad);
+    if (rc != 0)
+        return rc;
+    if (bad != 0) {
+        printf("  results: %d mismatches between the lakes and DuckDB's files\n", bad);
         return CORE_EFAILED;
     }
-    printf("  results: 0 mismatches (the lake against DuckDB's file)\n");
-    printf("3. strata archive / DuckDB: %.2fx against 2 threads, %.2fx against 1 thread "
-           "(target >= 1x)\n",
-           rate / two, rate / one);
+    printf("  results: 0 mismatches (both lakes against DuckDB's files)\n");
     return 0;
 }
 
@@ -268,27 +379,26 @@ int main(int argc, char **argv)
         teardown(&o, &e);
         return 1;
     }
-    char a[32], b[32], c[32];
+    char a[32];
     printf("bench_lake: %s stock ticks of ~100 bytes in %d partitions (generated in %.1f s), "
            "in %s\n",
            bench_fmt_count(a, sizeof a, (double)o.events), PARTITIONS, now_s() - t0, e.root);
-    double wall = 0, cpu = 0;
-    stream_stats_t st = {0};
-    rc = archive(&o, &e, &wall, &cpu, &st);
-    if (rc == 0 && st.rows != o.events)
-        rc = core_error(CORE_EFAILED, "%lld of %lld rows archived", (long long)st.rows,
-                        (long long)o.events);
+    printf("1. strata archive pipeline, seglog -> Parquet (%s), durable and committed:\n", o.codec);
+    run_t runs[2] = {{.cores = 1}, {.cores = 2}};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        rc = archive(&o, &e, &runs[i]);
+        if (rc == 0 && runs[i].st.rows != o.events)
+            rc = core_error(CORE_EFAILED, "%lld of %lld rows archived", (long long)runs[i].st.rows,
+                            (long long)o.events);
+        if (rc == 0)
+            print_run(&runs[i]);
+    }
     if (rc != 0) {
         fprintf(stderr, "bench_lake: archive: %s\n", core_error_detail());
         teardown(&o, &e);
         return 1;
     }
-    double rate = (double)st.rows / wall;
-    printf("1. strata archive pipeline (one core), seglog -> Parquet (%s), durable and "
-           "committed:\n  %s rows in %.2f s: %s rows/s (%s per CPU-second)\n",
-           o.codec, bench_fmt_count(a, sizeof a, (double)st.rows), wall,
-           bench_fmt_count(b, sizeof b, rate), bench_fmt_count(c, sizeof c, (double)st.rows / cpu));
-    rc = report(&o, &e, rate);
+    rc = report(&o, &e, runs);
     teardown(&o, &e);
     return rc == 0 ? 0 : 1;
 }

@@ -16,6 +16,8 @@ packages=(
   libsqlite3-dev libpq-dev postgresql-15 libyaml-dev
   # the HTTP server: ingest, REST API, metrics, dashboard
   libmicrohttpd-dev
+  # the HTTP client of the lake's uploads to S3 (docs/development.md)
+  libcurl4-openssl-dev
   # job schedules in named time zones (the tz database)
   tzdata
   # tests: unit tests, lint, and real Kafka clients (DESIGN.md §4); promtool
@@ -57,13 +59,14 @@ if ! grep -qs '"version": "2.2.4"' "$kjs/node_modules/kafkajs/package.json"; the
 fi
 
 # DuckDB (@duckdb/node-api) for the tests that check computed results
-# against an independent engine, and hyparquet as a second Parquet reader,
-# pinned by tests/node/package.json and its
+# against an independent engine, hyparquet as a second Parquet reader, and
+# s3rver for the S3 upload tests, pinned by tests/node/package.json and its
 # lock. npm install, not npm ci: npm 11's ci rejects this lock because the
 # other platforms' optional binding packages are not listed in it.
 tnode="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
 if ! grep -qs '"version": "1.5.6-r.1"' "$tnode/node_modules/@duckdb/node-api/package.json" ||
-  [ ! -f "$tnode/node_modules/hyparquet/package.json" ]; then
+  [ ! -f "$tnode/node_modules/hyparquet/package.json" ] ||
+  ! grep -qs '"version": "3.7.1"' "$tnode/node_modules/s3rver/package.json"; then
   echo "setup.sh: installing the test tools into $tnode"
   (cd "$tnode" && npm install --no-audit --no-fund --loglevel=error)
 fi

@@ -13,11 +13,11 @@
  *   2. the file's values replace them (`${VAR}` and `${VAR:default}` are
  *      expanded inside scalar values first);
  *   3. STRATA_<SECTION>_<KEY> environment variables replace the scalar keys
- *      of the data, store, broker and http sections (the environment beats
- *      the file, the file beats the defaults);
+ *      of the data, store, broker, kafka, http and s3 sections (the
+ *      environment beats the file, the file beats the defaults);
  *   4. computed defaults are filled in (store.url from data.dir, a
  *      pipeline's schema from its topic, view and table names from the
- *      pipeline name);
+ *      pipeline name, the s3 settings from the AWS_* variables);
  *   5. cross-references are checked (topics, schemas, fields, names).
  * Every problem found is recorded, with its file, line, column and key path,
  * and loading goes on, so one run reports all of them.
@@ -247,6 +247,8 @@ typedef struct {
     int64_t roll_bytes;
     int64_t roll_age_ms;
     int64_t max_open_files;
+    bool upload;       /* archive: upload to the s3 section's bucket, if it names one */
+    bool upload_given; /* the file set `upload` */
     int line;
 } app_pipeline_t;
 
@@ -342,6 +344,25 @@ typedef struct {
     int64_t http_threads;
     int64_t http_idle_timeout_ms;
     char *http_token; /* or NULL: none (a secret: never printed or logged) */
+    /* s3: where archives upload the lake (docs/lake.md, "Uploading to S3").
+     * With no bucket nothing is uploaded and the rest stays as given;
+     * with one, check_refs fills in the AWS_* fallbacks and defaults. */
+    char *s3_endpoint;          /* resolved: AWS_ENDPOINT_URL, else AWS's for the region */
+    char *s3_region;            /* resolved: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1 */
+    char *s3_bucket;            /* or NULL: no uploads */
+    char *s3_prefix;            /* or NULL: none */
+    char *s3_access_key_id;     /* resolved: AWS_ACCESS_KEY_ID */
+    char *s3_secret_access_key; /* resolved: AWS_SECRET_ACCESS_KEY (a secret: never
+                                 * printed or logged) */
+    char *s3_session_token;     /* or NULL; AWS_SESSION_TOKEN with AWS_ACCESS_KEY_ID
+                                 * (a secret) */
+    bool s3_path_style;
+    int64_t s3_connect_timeout_ms;
+    int64_t s3_timeout_ms; /* a request moving no byte this long fails */
+    int64_t s3_max_attempts;
+    int64_t s3_retry_backoff_ms;
+    int64_t s3_retry_backoff_max_ms;
+    int64_t s3_drain_timeout_ms;
     app_topic_t *topics;
     size_t n_topics;
     app_schema_t *schemas;

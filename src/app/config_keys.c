@@ -235,11 +235,105 @@ static const app_key_t http_keys[] = {
              "it once). Required when listen is not loopback (docs/http.md)."},
 };
 
+/* s3: the destination of the archives' uploads. Every key may come from
+ * STRATA_S3_<KEY>; the credentials, region and endpoint also from the AWS
+ * tools' variables (config_refs.c, resolve_s3). */
+static const app_key_t s3_keys[] = {
+    {.name = "bucket",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, s3_bucket),
+     .def_doc = "none: nothing is uploaded",
+     .help = "Bucket that archive pipelines upload their finished files and _SUCCESS markers "
+             "to (3 to 63 of a-z 0-9 . -)."},
+    {.name = "prefix",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, s3_prefix),
+     .def_doc = "none",
+     .help = "Keys are <prefix>/<topic>/date=YYYY-MM-DD/hour=HH/<file>; no leading or trailing "
+             "/."},
+    {.name = "endpoint",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, s3_endpoint),
+     .def_doc = "$AWS_ENDPOINT_URL, else https://s3.<region>.amazonaws.com",
+     .help = "http(s)://host[:port] of an S3-compatible service (MinIO: http://127.0.0.1:9000)."},
+    {.name = "region",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, s3_region),
+     .def_doc = "$AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1",
+     .help = "Region the requests are signed for (SigV4)."},
+    {.name = "access_key_id",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, s3_access_key_id),
+     .def_doc = "$AWS_ACCESS_KEY_ID",
+     .help = "Access key id; required (here or in the environment) when a bucket is set."},
+    {.name = "secret_access_key",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, s3_secret_access_key),
+     .def_doc = "$AWS_SECRET_ACCESS_KEY",
+     .help = "Secret access key; never logged. Prefer ${VAR} or STRATA_S3_SECRET_ACCESS_KEY "
+             "to writing it in the file."},
+    {.name = "session_token",
+     .type = APP_KEY_STRING,
+     .off = APP_OFF(app_config_t, s3_session_token),
+     .def_doc = "$AWS_SESSION_TOKEN with $AWS_ACCESS_KEY_ID, else none",
+     .help = "Session token of temporary credentials (x-amz-security-token); never logged."},
+    {.name = "path_style",
+     .type = APP_KEY_BOOL,
+     .off = APP_OFF(app_config_t, s3_path_style),
+     .def = "true",
+     .help = "URLs endpoint/bucket/key (MinIO and most S3-compatible services); false: "
+             "bucket.endpoint/key (virtual-hosted)."},
+    {.name = "connect_timeout",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_config_t, s3_connect_timeout_ms),
+     .def = "10s",
+     .min = 100,
+     .max = 600 * 1000,
+     .help = "Give up connecting after this long (then retry)."},
+    {.name = "timeout",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_config_t, s3_timeout_ms),
+     .def = "60s",
+     .min = 1000,
+     .max = 3600 * 1000,
+     .help = "A request that moves no byte for this long fails (then retry)."},
+    {.name = "max_attempts",
+     .type = APP_KEY_INT,
+     .off = APP_OFF(app_config_t, s3_max_attempts),
+     .def = "4",
+     .min = 1,
+     .max = 100,
+     .help = "Tries of one request on network errors and 5xx before the uploader backs off; "
+             "it never gives up on a file while strata runs."},
+    {.name = "retry_backoff",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_config_t, s3_retry_backoff_ms),
+     .def = "1s",
+     .min = 0,
+     .max = 3600 * 1000,
+     .help = "Wait before the first retry; doubles with each one."},
+    {.name = "retry_backoff_max",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_config_t, s3_retry_backoff_max_ms),
+     .def = "60s",
+     .min = 0,
+     .max = DAY_MS,
+     .help = "The longest wait between retries."},
+    {.name = "drain_timeout",
+     .type = APP_KEY_DURATION,
+     .off = APP_OFF(app_config_t, s3_drain_timeout_ms),
+     .def = "10s",
+     .min = 0,
+     .max = 3600 * 1000,
+     .help = "On stop, queued uploads may take this long; the rest go after the next start."},
+};
+
 static const app_section_t data_section = {.name = "data", KEYS(data_keys), .env = true};
 static const app_section_t store_section = {.name = "store", KEYS(store_keys), .env = true};
 static const app_section_t broker_section = {.name = "broker", KEYS(broker_keys), .env = true};
 static const app_section_t http_section = {.name = "http", KEYS(http_keys), .env = true};
 static const app_section_t kafka_section = {.name = "kafka", KEYS(kafka_keys), .env = true};
+static const app_section_t s3_section = {.name = "s3", KEYS(s3_keys), .env = true};
 
 /* ---- topics[] */
 
@@ -771,6 +865,14 @@ static const app_key_t pipeline_keys[] = {
      .max = 64,
      .variants = K_ARCHIVE,
      .help = "Open files per partition (one per hour); one more closes the oldest."},
+    {.name = "upload",
+     .type = APP_KEY_BOOL,
+     .off = APP_OFF(app_pipeline_t, upload),
+     .off2 = APP_OFF(app_pipeline_t, upload_given),
+     .def = "true",
+     .variants = K_ARCHIVE,
+     .help = "Upload finished files and _SUCCESS markers to the s3 section's bucket, when it "
+             "names one."},
 };
 
 static const app_section_t pipeline_section = {
@@ -1094,6 +1196,10 @@ static const app_key_t root_keys[] = {
      .type = APP_KEY_SECTION,
      .section = &http_section,
      .help = "The HTTP server: REST API, metrics, dashboard."},
+    {.name = "s3",
+     .type = APP_KEY_SECTION,
+     .section = &s3_section,
+     .help = "S3 or an S3-compatible store (MinIO) that archive pipelines upload the lake to."},
     {.name = "topics",
      .type = APP_KEY_ITEMS,
      .off = APP_OFF(app_config_t, topics),

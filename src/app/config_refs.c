@@ -16,8 +16,13 @@
  *     cdc pipeline's schema becomes a column and must be an identifier;
  *   - window shapes: a hopping window's size is a multiple of its slide;
  *   - archives: no schema field named like the archive's own columns, no
- *     event_time with partition_by: arrival, and no two archives of one
- *     topic into one lake_dir.
+ *     event_time with partition_by: arrival, no two archives of one topic
+ *     into one lake_dir, and no two uploading one topic (same keys);
+ *   - s3: with a bucket, the AWS_* variables fill in what neither the file
+ *     nor STRATA_S3_* gave (credentials, region, endpoint), and an access
+ *     key is required; `upload: true` needs a bucket. The values' form
+ *     (bucket name, endpoint) is checked by lake/ when `strata check`
+ *     compiles the archives. Secrets never appear in a message.
  *
  * Invariants: parsing may have left any name NULL (after its own error);
  * every check here skips what it cannot judge, so one mistake is reported
@@ -31,6 +36,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const reserved_names[] = {"dlq", "anomalies", "jobs", "job_runs"};
@@ -382,6 +388,35 @@ static const app_schema_t *check_sources(app_config_t *cfg, size_t i, const app_
     return s;
 }
 
+/* An archive's upload: `upload: true` needs a bucket, and two archives
+ * uploading one topic would write the same keys. */
+static void check_upload(app_config_t *cfg, size_t i, const app_pipeline_t *p, names_t *uploads)
+{
+    if (p->kind != APP_PIPE_ARCHIVE || !p->upload || p->topic == NULL)
+        return;
+    if (cfg->s3_bucket == NULL) {
+        if (p->upload_given)
+            err_field(cfg, &p->upload, p->line,
+                      "pipelines[%zu].upload: there is no s3.bucket to upload to (set it, or "
+                      "STRATA_S3_BUCKET)",
+                      i);
+        return;
+    }
+    void *first = NULL;
+    if (uploads->oom)
+        return;
+    if (core_map_get(uploads->map, p->topic, strlen(p->topic), &first)) {
+        err_field(cfg, &p->upload, p->line,
+                  "pipelines[%zu].upload: the archive at line %d uploads topic '%s' already; "
+                  "both would write the same keys (set upload: false on one)",
+                  i, (int)(intptr_t)first, p->topic);
+        return;
+    }
+    if (core_map_put(uploads->map, p->topic, strlen(p->topic), (void *)(intptr_t)p->line, NULL) !=
+        0)
+        uploads->oom = true;
+}
+
 /* Two archives of one topic in one lake would write the same file names. */
 static void check_lake(app_config_t *cfg, size_t i, const app_pipeline_t *p, names_t *lakes)
 {
@@ -395,10 +430,11 @@ static void check_lake(app_config_t *cfg, size_t i, const app_pipeline_t *p, nam
 
 static void check_pipelines(app_config_t *cfg)
 {
-    names_t names, outputs, lakes;
+    names_t names, outputs, lakes, uploads;
     names_init(&names);
     names_init(&outputs);
     names_init(&lakes);
+    names_init(&uploads);
     for (size_t i = 0; i < cfg->n_pipelines; i++) {
         app_pipeline_t *p = &cfg->pipelines[i];
         char path[96];
@@ -410,6 +446,7 @@ static void check_pipelines(app_config_t *cfg)
             check_pipeline_fields(cfg, i, p, s);
         check_output(cfg, i, p, &outputs);
         check_lake(cfg, i, p, &lakes);
+        check_upload(cfg, i, p, &uploads);
         check_window(cfg, i, p);
         names_t rules;
         names_init(&rules);
@@ -423,6 +460,7 @@ static void check_pipelines(app_config_t *cfg)
     names_fini(&names);
     names_fini(&outputs);
     names_fini(&lakes);
+    names_fini(&uploads);
 }
 
 /* store.url defaults to sqlite:<data.dir>/strata.db. */
@@ -443,9 +481,67 @@ static void resolve_store(app_config_t *cfg)
     cfg->store_url = url;
 }
 
+/* ---- s3 */
+
+/* *dst = the first of the variables a, b that is set and not empty, copied
+ * into the config; unchanged when *dst is set already or neither is.
+ * True when it took one. */
+static bool from_env(app_config_t *cfg, char **dst, const char *a, const char *b)
+{
+    const char *v = NULL;
+    if (*dst != NULL)
+        return false;
+    if (a != NULL && (v = getenv(a)) != NULL && v[0] == '\0')
+        v = NULL;
+    if (v == NULL && b != NULL && (v = getenv(b)) != NULL && v[0] == '\0')
+        v = NULL;
+    if (v == NULL)
+        return false;
+    *dst = core_arena_strndup(cfg->arena, v, strlen(v));
+    if (*dst == NULL)
+        app_config_error(cfg, 0, 0, "out of memory");
+    return *dst != NULL;
+}
+
+/* The AWS tools' variables stand in for what neither the file nor
+ * STRATA_S3_* gave; the endpoint follows the region. Only with a bucket. */
+static void resolve_s3(app_config_t *cfg)
+{
+    if (cfg->s3_bucket == NULL)
+        return;
+    bool aws_key = from_env(cfg, &cfg->s3_access_key_id, "AWS_ACCESS_KEY_ID", NULL);
+    from_env(cfg, &cfg->s3_secret_access_key, "AWS_SECRET_ACCESS_KEY", NULL);
+    if (aws_key) /* a token belongs to the key it came with */
+        from_env(cfg, &cfg->s3_session_token, "AWS_SESSION_TOKEN", NULL);
+    from_env(cfg, &cfg->s3_region, "AWS_REGION", "AWS_DEFAULT_REGION");
+    if (cfg->s3_region == NULL)
+        cfg->s3_region = core_arena_strndup(cfg->arena, "us-east-1", 9);
+    from_env(cfg, &cfg->s3_endpoint, "AWS_ENDPOINT_URL", NULL);
+    if (cfg->s3_endpoint == NULL && cfg->s3_region != NULL) {
+        size_t cap = strlen(cfg->s3_region) + sizeof "https://s3..amazonaws.com";
+        char *e = core_arena_alloc(cfg->arena, cap);
+        if (e != NULL)
+            snprintf(e, cap, "https://s3.%s.amazonaws.com", cfg->s3_region);
+        cfg->s3_endpoint = e;
+    }
+    if (cfg->s3_region == NULL || cfg->s3_endpoint == NULL)
+        app_config_error(cfg, 0, 0, "out of memory");
+    if (cfg->s3_access_key_id == NULL)
+        err_field(cfg, &cfg->s3_bucket, 0,
+                  "s3.access_key_id: no access key for bucket '%s': set s3.access_key_id, "
+                  "STRATA_S3_ACCESS_KEY_ID or AWS_ACCESS_KEY_ID",
+                  cfg->s3_bucket);
+    if (cfg->s3_secret_access_key == NULL)
+        err_field(cfg, &cfg->s3_bucket, 0,
+                  "s3.secret_access_key: no secret key for bucket '%s': set "
+                  "s3.secret_access_key, STRATA_S3_SECRET_ACCESS_KEY or AWS_SECRET_ACCESS_KEY",
+                  cfg->s3_bucket);
+}
+
 void app_config_check_refs(app_config_t *cfg)
 {
     resolve_store(cfg);
+    resolve_s3(cfg);
     check_topics(cfg);
     check_schemas(cfg);
     check_pipelines(cfg);

@@ -123,6 +123,25 @@ static int archive_sink(app_config_t *cfg, const app_pipeline_t *ap, stream_pipe
     c.roll_bytes = ap->roll_bytes;
     c.roll_age_ms = ap->roll_age_ms;
     c.max_open = (int32_t)ap->max_open_files;
+    lake_s3_config_t s3;
+    if (ap->upload && cfg->s3_bucket != NULL) { /* docs/lake.md, "Uploading to S3" */
+        lake_s3_config_default(&s3);
+        s3.endpoint = cfg->s3_endpoint;
+        s3.region = cfg->s3_region;
+        s3.bucket = cfg->s3_bucket;
+        s3.prefix = cfg->s3_prefix;
+        s3.access_key_id = cfg->s3_access_key_id;
+        s3.secret_access_key = cfg->s3_secret_access_key;
+        s3.session_token = cfg->s3_session_token;
+        s3.path_style = cfg->s3_path_style;
+        s3.connect_timeout_ms = cfg->s3_connect_timeout_ms;
+        s3.stall_timeout_ms = cfg->s3_timeout_ms;
+        s3.max_attempts = (int32_t)cfg->s3_max_attempts;
+        s3.retry_backoff_ms = cfg->s3_retry_backoff_ms;
+        s3.retry_backoff_max_ms = CORE_MAX(cfg->s3_retry_backoff_max_ms, cfg->s3_retry_backoff_ms);
+        s3.drain_timeout_ms = cfg->s3_drain_timeout_ms;
+        c.s3 = &s3;
+    }
     lake_archive_t *a = NULL;
     core_error_clear();
     int rc = lake_archive_create(&c, &a);

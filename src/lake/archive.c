@@ -51,6 +51,10 @@
  *     than that still go to their hour, in a new file; the marker is written
  *     again once that file is published.
  *
+ * Upload: with S3 settings, each file published and each marker written is
+ * handed to the archive's uploader (s3_upload.c), whose own thread uploads
+ * it; nothing here waits for the network.
+ *
  * Threading: an archive and its parts belong to the pipeline's thread.
  */
 #include "lake/lake.h"
@@ -116,6 +120,7 @@ struct lake_archive {
     arc_part_t **parts; /* the open parts */
     size_t nparts, capparts;
     int32_t partitions;
+    lake_uploader_t *up; /* NULL: no upload (lake.h, "Uploading to S3") */
 };
 
 struct arc_part {
@@ -281,6 +286,15 @@ static int write_marker(const char *dir)
     return rc != 0 ? rc : core_fsync_dir(dir);
 }
 
+/* Hands a file or marker now in the lake (path, under the topic folder) to
+ * the uploader, if any: it never waits for the network. */
+static void upload(const arc_part_t *p, const char *path)
+{
+    size_t n = strlen(p->topic_dir);
+    if (p->a->up != NULL && strncmp(path, p->topic_dir, n) == 0 && path[n] == '/')
+        lake_uploader_enqueue(p->a->up, path + n + 1);
+}
+
 /* Remembers an error of committed() for every later call (never as
  * CORE_EINVAL, which write() would turn into dlq rows). */
 static void keep_error(arc_part_t *p, int rc)
@@ -397,6 +411,7 @@ static int open_file(arc_part_t *p, int64_t hour, int64_t first, bool rewrite, a
     lake_writer_options_t o;
     lake_writer_options_default(&o);
     o.codec = p->a->codec;
+    o.dictionary_numbers = true; /* few distinct numbers (prices, sizes, flags) */
     o.row_group_bytes = (size_t)CORE_MAX(1, CORE_MIN(p->a->roll_bytes, GROUP_MAX));
     rc = staging_path(p, &f, path);
     if (rc == 0)
@@ -463,6 +478,8 @@ static int publish(arc_part_t *p, bool count)
         if (rc == 0)
             rc = core_fsync_dir(dir);
         if (rc == 0)
+            upload(p, to);
+        if (rc == 0)
             rc = grow((void **)&p->forget, &p->capforget, p->nforget + 1, sizeof *p->forget);
         if (rc != 0) {
             p->closed[keep++] = *f;
@@ -516,6 +533,9 @@ static int mark_hour(lake_archive_t *a, arc_part_t *p, int64_t hour)
             rc = write_marker(dir);
         if (rc != 0)
             return rc;
+        char marker[PATH_CAP];
+        if (path_fmt(marker, "%s/%s", dir, MARKER) == 0)
+            upload(p, marker);
     }
     for (size_t i = 0; i < a->nparts; i++) {
         arc_hour_t *h = find_hour(a->parts[i], hour);
@@ -752,6 +772,8 @@ static int arc_open(void *sink, const stream_sink_open_t *info, void **out)
         rc = restore_entry(p, &info->state[i]);
     if (rc == 0)
         rc = clean_staging(p);
+    if (rc == 0 && a->up != NULL) /* its first start scans for files not yet uploaded */
+        rc = lake_uploader_start(a->up, info->topic);
     if (rc == 0)
         rc = publish(p, false); /* what the last commit covered, if the crash came first */
     if (rc == 0)
@@ -989,6 +1011,11 @@ int lake_archive_create(const lake_archive_config_t *c, lake_archive_t **out)
     a->roll_bytes = c->roll_bytes;
     a->roll_age_ms = c->roll_age_ms;
     a->max_open = (size_t)c->max_open;
+    int rc = c->s3 != NULL ? lake_uploader_create(c->s3, c->dir, &a->up) : 0;
+    if (rc != 0) {
+        lake_archive_destroy(a);
+        return rc;
+    }
     *out = a;
     return 0;
 }
@@ -997,7 +1024,13 @@ void lake_archive_destroy(lake_archive_t *a)
 {
     if (a == NULL)
         return;
+    lake_uploader_destroy(a->up); /* queued uploads get drain_timeout */
     core_free(a->parts);
     core_free(a->dir);
     core_free(a);
+}
+
+const char *lake_archive_dir(const lake_archive_t *a)
+{
+    return a->dir;
 }

@@ -18,6 +18,8 @@
  * encoded, so its bytes are the dictionary page. Lookups use an open-
  * addressing table (linear probing) of entry indices, at most half full;
  * each entry's 64-bit hash is kept so growing never rereads the values.
+ * The number dictionary (8-byte values) uses the same table, hashing the
+ * value itself with one multiplication.
  *
  * Threading: none; callers own their buffers and dictionaries.
  */
@@ -251,4 +253,101 @@ int lake_dict_put(lake_dict_t *d, const void *p, size_t n, uint32_t *idx, bool *
     *idx = d->count - 1;
     *added = true;
     return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Number dictionary
+ * ------------------------------------------------------------------------ */
+
+static inline size_t num_slot(uint64_t v, size_t nslots)
+{
+    /* a 64-bit finalizer (xor-shift-multiply): every input bit moves the
+     * low bits, which doubles' and timestamps' patterns would not */
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdull;
+    v ^= v >> 33;
+    v *= 0xc4ceb9fe1a85ec53ull;
+    v ^= v >> 33;
+    return (size_t)v & (nslots - 1);
+}
+
+void lake_numdict_init(lake_numdict_t *d, uint32_t max_entries)
+{
+    memset(d, 0, sizeof *d);
+    d->max = max_entries;
+}
+
+void lake_numdict_fini(lake_numdict_t *d)
+{
+    core_free(d->keys);
+    core_free(d->slots);
+    memset(d, 0, sizeof *d);
+}
+
+void lake_numdict_reset(lake_numdict_t *d, uint32_t max_entries)
+{
+    if (d->slots != NULL && d->count > 0)
+        memset(d->slots, 0, d->nslots * sizeof *d->slots);
+    d->count = 0;
+    d->max = max_entries;
+}
+
+static int num_grow_slots(lake_numdict_t *d)
+{
+    size_t nslots = d->nslots == 0 ? DICT_MIN_SLOT : d->nslots * 2;
+    uint32_t *slots = core_calloc(CORE_MEM_LAKE, nslots, sizeof *slots);
+    if (slots == NULL)
+        return core_error(CORE_ENOMEM, "lake: out of memory for a dictionary");
+    for (uint32_t e = 0; e < d->count; e++) {
+        size_t s = num_slot(d->keys[e], nslots);
+        while (slots[s] != 0)
+            s = (s + 1) & (nslots - 1);
+        slots[s] = e + 1;
+    }
+    core_free(d->slots);
+    d->slots = slots;
+    d->nslots = nslots;
+    return 0;
+}
+
+static int num_add(lake_numdict_t *d, uint64_t v, uint32_t *idx)
+{
+    if (d->count == d->room) {
+        uint32_t room = d->room == 0 ? DICT_MIN_SLOT : d->room * 2;
+        uint64_t *keys = core_realloc(CORE_MEM_LAKE, d->keys, (size_t)room * sizeof *keys);
+        if (keys == NULL)
+            return core_error(CORE_ENOMEM, "lake: out of memory for a dictionary");
+        d->keys = keys;
+        d->room = room;
+    }
+    if ((size_t)d->count + 1 > d->nslots / 2) {
+        int rc = num_grow_slots(d);
+        if (rc != 0)
+            return rc;
+    }
+    size_t s = num_slot(v, d->nslots);
+    while (d->slots[s] != 0)
+        s = (s + 1) & (d->nslots - 1);
+    d->keys[d->count] = v;
+    d->slots[s] = d->count + 1;
+    *idx = d->count++;
+    return 0;
+}
+
+int lake_numdict_put(lake_numdict_t *d, uint64_t v, uint32_t *idx)
+{
+    if (d->nslots > 0) {
+        size_t s = num_slot(v, d->nslots);
+        uint32_t e;
+        while ((e = d->slots[s]) != 0) {
+            if (d->keys[e - 1] == v) {
+                *idx = e - 1;
+                return 0;
+            }
+            s = (s + 1) & (d->nslots - 1);
+        }
+    }
+    if (d->count >= d->max)
+        return LAKE_DICT_FULL;
+    return num_add(d, v, idx);
 }

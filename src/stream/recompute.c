@@ -4,6 +4,10 @@
  * events included, written as complete 'batch' rows.
  *
  *   ranges    every partition's [offset_for_time(read_from), end at start)
+ *   source    a partition whose read starts at its log start S > 0 first
+ *             takes records below S from opts->source_fn, already decoded:
+ *             stream_task_check_row (required fields, rules, filter, event
+ *             time) instead of the decode, then the same steps as below
  *   read      partition after partition, through one detached task:
  *             stream_task_begin + stream_task_check (decode, validate,
  *             filter, event time: task.c) -> counted, never dlq'd when
@@ -22,7 +26,9 @@
  * only read (a runtime may run it on another thread meanwhile: the view's
  * table handle here is this store's, never p->out); rows are absolute
  * values, so any prefix of committed chunks is correct and a rerun rewrites
- * the same values.
+ * the same values; a partition's records are fed in increasing offset
+ * order, the source's (all below S) before the log's (from S), so no
+ * offset is fed twice.
  *
  * Threading: the calling thread; the stop flag is read atomically.
  */
@@ -55,6 +61,7 @@ typedef struct {
     size_t hops;        /* windows one event may open */
     int32_t nparts;
     int64_t *from, *to; /* offsets per partition */
+    int64_t *start;     /* each partition's first stored offset */
     bus_record_t recs[POLL_MAX];
 } recompute_t;
 
@@ -93,15 +100,11 @@ static bool in_range(const recompute_t *r, int64_t ts)
     return s <= ts && s <= to - w->size_us;
 }
 
-/* One record, as a task reads it, without the dlq. */
-static int feed(recompute_t *r, const bus_record_t *rec)
+/* One record after its checks (rc, c: stream_task_check's), as a task
+ * goes on with it, without the dlq. */
+static int feed_checked(recompute_t *r, const bus_record_t *rec, int rc, stream_check_t c)
 {
     stream_task_t *t = r->t;
-    stream_check_t c = STREAM_CHECK_OK;
-    schema_error_t err = {0};
-    r->st->records++;
-    stream_task_begin(t, rec);
-    int rc = stream_task_check(t, rec, &c, &err);
     if (rc == CORE_ETOOBIG)
         c = STREAM_CHECK_REJECTED; /* the speed layer's "too_big" */
     else if (rc != 0)
@@ -135,14 +138,96 @@ static int feed(recompute_t *r, const bus_record_t *rec)
     return 0;
 }
 
+/* One record of the log, as a task reads it. */
+static int feed(recompute_t *r, const bus_record_t *rec)
+{
+    stream_check_t c = STREAM_CHECK_OK;
+    schema_error_t err = {0};
+    r->st->records++;
+    stream_task_begin(r->t, rec);
+    int rc = stream_task_check(r->t, rec, &c, &err);
+    return feed_checked(r, rec, rc, c);
+}
+
+/* ---- Records below the log's start, from opts->source_fn. */
+
+typedef struct {
+    recompute_t *r;
+    int32_t part;
+    int64_t log_start;
+    int64_t last; /* offset last fed; -1 */
+} source_ctx_t;
+
+static int source_types(const recompute_t *r, const stream_recompute_record_t *rec)
+{
+    const schema_t *s = r->p->schema;
+    for (size_t i = 0; i < schema_field_count(s); i++) {
+        schema_type_t want = schema_field(s, i)->type, got = rec->values[i].type;
+        if (got != SCHEMA_NULL && got != want)
+            return core_error(CORE_EINVAL,
+                              "recompute of %s: partition %d offset %lld: the source gave a %s for "
+                              "field %s, a %s",
+                              r->p->name, (int)r->t->partition, (long long)rec->offset,
+                              schema_type_name(got), schema_field(s, i)->name,
+                              schema_type_name(want));
+    }
+    return 0;
+}
+
+static int feed_source(void *ctx, const stream_recompute_record_t *rec)
+{
+    source_ctx_t *c = ctx;
+    recompute_t *r = c->r;
+    if (rec == NULL || rec->offset <= c->last || rec->offset >= c->log_start)
+        return core_error(CORE_EINVAL,
+                          "recompute of %s: partition %d: the source gave offset %lld after %lld; "
+                          "it may give increasing offsets below the log's start %lld only",
+                          r->p->name, (int)c->part, rec != NULL ? (long long)rec->offset : -1LL,
+                          (long long)c->last, (long long)c->log_start);
+    if (stopping(r))
+        return stopped(r);
+    int rc = source_types(r, rec);
+    if (rc != 0)
+        return rc;
+    c->last = rec->offset;
+    bus_record_t b = {
+        .key = rec->key,
+        .key_len = rec->key_len,
+        .offset = rec->offset,
+        .timestamp_ms = rec->timestamp_ms,
+        .partition = c->part,
+    };
+    stream_check_t chk = STREAM_CHECK_OK;
+    schema_error_t err = {0};
+    r->st->records++;
+    r->st->sourced++;
+    stream_task_begin(r->t, &b);
+    memcpy(r->t->row.values, rec->values, schema_field_count(r->p->schema) * sizeof *rec->values);
+    rc = stream_task_check_row(r->t, &b, &chk, &err);
+    return feed_checked(r, &b, rc, chk);
+}
+
+/* A partition whose read starts at its log start above 0: the source
+ * supplies what lies below. */
+static int read_source(recompute_t *r, int32_t part)
+{
+    int64_t start = r->start[part];
+    if (r->o->source_fn == NULL || start <= 0 || r->from[part] != start)
+        return 0;
+    source_ctx_t c = {r, part, start, -1};
+    return r->o->source_fn(r->o->arg, part, start, r->o->read_from_ms, feed_source, &c);
+}
+
 static int read_partition(recompute_t *r, int32_t part)
 {
     int64_t to = r->to[part];
-    if (r->from[part] >= to)
-        return 0;
     bus_reader_t *rd = NULL;
-    int rc = bus_reader_open(r->bus, r->p->topic, part, r->from[part], &rd);
     r->t->partition = part;
+    int rc = read_source(r, part);
+    if (rc == 0 && r->from[part] >= to)
+        return 0;
+    if (rc == 0)
+        rc = bus_reader_open(r->bus, r->p->topic, part, r->from[part], &rd);
     while (rc == 0) {
         int64_t pos = bus_reader_position(rd);
         if (pos >= to)
@@ -160,7 +245,7 @@ static int read_partition(recompute_t *r, int32_t part)
     }
     bus_reader_close(rd);
     if (rc != 0 && rc != CORE_ECLOSED && rc != CORE_ETOOBIG) {
-        char detail[256];
+        char detail[CORE_ERROR_DETAIL_MAX];
         snprintf(detail, sizeof detail, "%s", core_error_detail());
         core_error(rc, "recompute of %s: topic %s partition %d: %s", r->p->name, r->p->topic,
                    (int)part, detail);
@@ -176,14 +261,14 @@ static int find_ranges(recompute_t *r)
         return rc;
     r->from = core_calloc(CORE_MEM_STREAM, (size_t)r->nparts + 1, sizeof *r->from);
     r->to = core_calloc(CORE_MEM_STREAM, (size_t)r->nparts + 1, sizeof *r->to);
-    if (r->from == NULL || r->to == NULL)
+    r->start = core_calloc(CORE_MEM_STREAM, (size_t)r->nparts + 1, sizeof *r->start);
+    if (r->from == NULL || r->to == NULL || r->start == NULL)
         return core_error(CORE_ENOMEM, "stream: out of memory");
     for (int32_t i = 0; i < r->nparts && rc == 0; i++) {
-        int64_t start = 0;
-        rc = bus_offsets(r->bus, r->p->topic, i, &start, &r->to[i]);
+        rc = bus_offsets(r->bus, r->p->topic, i, &r->start[i], &r->to[i]);
         if (rc == 0)
             rc = bus_offset_for_time(r->bus, r->p->topic, i, r->o->read_from_ms, &r->from[i]);
-        r->from[i] = CORE_MIN(CORE_MAX(r->from[i], start), r->to[i]);
+        r->from[i] = CORE_MIN(CORE_MAX(r->from[i], r->start[i]), r->to[i]);
     }
     for (int32_t i = 0; i < r->nparts && rc == 0; i++)
         if (r->o->range_fn != NULL)
@@ -343,9 +428,18 @@ int stream_recompute(stream_pipeline_t *p, bus_t *bus, store_t *store,
         stream_winop_destroy(r->op);
         core_free(r->from);
         core_free(r->to);
+        core_free(r->start);
         core_free(r);
     }
     if (out != NULL)
         *out = st;
     return rc;
+}
+
+void stream_pipeline_info(const stream_pipeline_t *p, stream_pipeline_info_t *out)
+{
+    out->schema = p->schema;
+    out->filtered = p->filter != NULL;
+    out->sink_ops = p->kind == STREAM_KIND_SINK ? p->sink_ops : NULL;
+    out->sink = p->kind == STREAM_KIND_SINK ? p->sink : NULL;
 }

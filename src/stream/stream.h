@@ -270,21 +270,62 @@ int stream_view_query(store_t *s, const char *view, const stream_view_query_t *q
  *
  * Memory: every window of the range is held until the input ends; the
  * pipeline's max_windows cap applies (CORE_ETOOBIG: recompute shorter
- * ranges). */
+ * ranges).
+ *
+ * Records the log no longer holds (retention): a partition's read starts
+ * at its first stored offset S > 0 when bus_offset_for_time(read_from_ms)
+ * gives S itself, i.e. the oldest record the log still holds is already at
+ * or after read_from_ms, so records before it may belong to the range too.
+ * For such a partition, before its log is read, source_fn (if set) is
+ * called with the partition, S and read_from_ms, and may feed records of
+ * offsets below S through `feed`, which runs each one through the same
+ * path as a record read from the log from the decode step on (see
+ * stream_recompute_record_t): the records at offsets below S, strictly
+ * increasing, that it holds and whose timestamp is at or after
+ * read_from_ms. The log supplies S and later. (The batch layer reads the
+ * topic's archive in the lake this way: docs/recompute.md.) feed returns 0
+ * or an error, which source_fn should return: CORE_EINVAL for an offset
+ * not above the previous one or not below S, or a value whose type is
+ * neither its field's nor SCHEMA_NULL; CORE_ECLOSED when stopped; the
+ * errors of the read path. A nonzero return of source_fn stops the run and
+ * is returned. */
+
+/* A record from another source than the log, already decoded: one value
+ * per field of the pipeline's schema in schema order, each of the field's
+ * type (as schema_decode_json() gave it when the record was first read) or
+ * SCHEMA_NULL. Required fields and the schema's rules are checked, and the
+ * filter, key, event time and aggregates applied, as for a decoded record;
+ * the other field checks are not applied again (the record passed them
+ * when it was first decoded). Everything is borrowed for the call. */
+typedef struct {
+    const schema_value_t *values;
+    const char *key; /* NULL: a null key */
+    size_t key_len;
+    int64_t offset;
+    int64_t timestamp_ms; /* the record's timestamp */
+} stream_recompute_record_t;
+
+typedef int (*stream_recompute_feed_fn)(void *feed_ctx, const stream_recompute_record_t *rec);
+
 typedef struct {
     int64_t from_us, to_us; /* the windows recomputed; from < to */
     int64_t read_from_ms;   /* record timestamp to read each partition from */
     size_t chunk_rows;      /* rows per commit; 0: 10000 */
     const int *stop;        /* may be NULL; non-zero (atomic load): stop */
     /* Called once per partition with the offsets [from, to) to be read
-     * (lineage), before they are read; a nonzero return stops the run and
-     * is returned. May be NULL. */
+     * from the log (lineage), before they are read; a nonzero return stops
+     * the run and is returned. May be NULL. */
     int (*range_fn)(void *arg, int32_t partition, int64_t from_offset, int64_t to_offset);
-    void *arg;
+    /* Records below the log's start (above). May be NULL: the run then
+     * reads what the log holds. */
+    int (*source_fn)(void *arg, int32_t partition, int64_t log_start, int64_t read_from_ms,
+                     stream_recompute_feed_fn feed, void *feed_ctx);
+    void *arg; /* for range_fn and source_fn */
 } stream_recompute_opts_t;
 
 typedef struct {
-    int64_t records;  /* records read */
+    int64_t records;  /* records read (from the log and from source_fn) */
+    int64_t sourced;  /* of which source_fn fed */
     int64_t valid;    /* decoded, validated, kept by the filter */
     int64_t invalid;  /* rejected (the speed layer sent them to the dlq) */
     int64_t filtered; /* dropped by the filter */
@@ -305,6 +346,17 @@ typedef struct {
  * and the store's errors (CORE_EIO: retry the run). */
 int stream_recompute(stream_pipeline_t *p, bus_t *bus, store_t *store,
                      const stream_recompute_opts_t *opts, stream_recompute_stats_t *out);
+
+/* What the batch layer needs to know of another pipeline of a recomputed
+ * pipeline's topic to use its output as a source (an `archive` pipeline's
+ * lake: docs/recompute.md). Everything is borrowed from p. */
+typedef struct {
+    const schema_t *schema;
+    bool filtered;                     /* p has a filter: its output holds only some records */
+    const stream_sink_ops_t *sink_ops; /* STREAM_KIND_SINK: its sink's interface */
+    void *sink;                        /* ... and the sink; else NULL */
+} stream_pipeline_info_t;
+void stream_pipeline_info(const stream_pipeline_t *p, stream_pipeline_info_t *out);
 
 /* ---- Replay (Kappa mode): a new version of an aggregate pipeline's view,
  * rebuilt from offset 0 while the current version keeps serving, then

@@ -185,6 +185,15 @@ void stream_task_begin(stream_task_t *t, const bus_record_t *rec);
  * returned (CORE_ETOOBIG: a result over its cap). */
 int stream_task_check(stream_task_t *t, const bus_record_t *rec, stream_check_t *out,
                       schema_error_t *err);
+/* stream_task_check() of a row already decoded: the caller has filled
+ * t->row.values (after stream_task_begin) with what schema_decode_json()
+ * gave for the record when it was first read (values of the fields' types
+ * or SCHEMA_NULL). The required fields and the schema's rules are checked,
+ * then the filter and the event time, as for a decoded record; the other
+ * field checks (enum, bounds, lengths, pattern) are not applied again
+ * (recompute.c, reading the lake's rows). */
+int stream_task_check_row(stream_task_t *t, const bus_record_t *rec, stream_check_t *out,
+                          schema_error_t *err);
 
 /* Adds a dlq row for the task's current record. */
 int stream_task_dlq(stream_task_t *t, const bus_record_t *rec, const char *kind,

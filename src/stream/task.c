@@ -288,6 +288,25 @@ void stream_task_destroy(stream_task_t *t)
 
 /* ---- One record. */
 
+/* The schema's cross-field rules over t->row; *ok false with err set when
+ * one fails. */
+static void check_rules(stream_task_t *t, bool *ok, schema_error_t *err)
+{
+    *ok = false;
+    for (size_t i = 0; i < t->p->nrules; i++) {
+        bool pass = false;
+        int rc = stream_expr_test(t->p->rules[i].check, &t->env, &t->scratch, &pass);
+        if (rc != 0 || !pass) {
+            const stream_rule_t *r = &t->p->rules[i];
+            snprintf(err->reason, sizeof err->reason, "rule %s failed: %s", r->name,
+                     r->message != NULL ? r->message : stream_expr_text(r->check));
+            err->kind = SCHEMA_ERR_RULE;
+            return;
+        }
+    }
+    *ok = true;
+}
+
 /* Decodes and validates; *ok false with err set when the record is
  * invalid. */
 static int validate(stream_task_t *t, const bus_record_t *rec, bool *ok, schema_error_t *err)
@@ -306,18 +325,7 @@ static int validate(stream_task_t *t, const bus_record_t *rec, bool *ok, schema_
     }
     if (schema_decode_json(t->p->schema, rec->value, rec->value_len, &t->row, err) != 0)
         return 0;
-    for (size_t i = 0; i < t->p->nrules; i++) {
-        bool pass = false;
-        int rc = stream_expr_test(t->p->rules[i].check, &t->env, &t->scratch, &pass);
-        if (rc != 0 || !pass) {
-            const stream_rule_t *r = &t->p->rules[i];
-            snprintf(err->reason, sizeof err->reason, "rule %s failed: %s", r->name,
-                     r->message != NULL ? r->message : stream_expr_text(r->check));
-            err->kind = SCHEMA_ERR_RULE;
-            return 0;
-        }
-    }
-    *ok = true;
+    check_rules(t, ok, err);
     return 0;
 }
 
@@ -342,6 +350,10 @@ static void event_time(stream_task_t *t, const bus_record_t *rec, bool *ok, sche
     t->event_us = v->v.i;
 }
 
+/* After validation: the filter and the event time. */
+static int filter_and_time(stream_task_t *t, const bus_record_t *rec, stream_check_t *out,
+                           schema_error_t *err);
+
 int stream_task_check(stream_task_t *t, const bus_record_t *rec, stream_check_t *out,
                       schema_error_t *err)
 {
@@ -350,6 +362,25 @@ int stream_task_check(stream_task_t *t, const bus_record_t *rec, stream_check_t 
     int rc = validate(t, rec, &ok, err);
     if (rc != 0 || !ok)
         return rc;
+    return filter_and_time(t, rec, out, err);
+}
+
+int stream_task_check_row(stream_task_t *t, const bus_record_t *rec, stream_check_t *out,
+                          schema_error_t *err)
+{
+    bool ok = false;
+    *out = STREAM_CHECK_REJECTED;
+    if (schema_row_check_required(t->p->schema, &t->row, err) != 0)
+        return 0;
+    check_rules(t, &ok, err);
+    return ok ? filter_and_time(t, rec, out, err) : 0;
+}
+
+static int filter_and_time(stream_task_t *t, const bus_record_t *rec, stream_check_t *out,
+                           schema_error_t *err)
+{
+    bool ok = false;
+    int rc;
     if (t->p->filter != NULL) {
         bool pass = false;
         rc = stream_expr_test(t->p->filter, &t->env, &t->scratch, &pass);

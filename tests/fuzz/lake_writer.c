@@ -1,7 +1,8 @@
 /*
  * Fuzz target for the Parquet writer (src/lake/). The input chooses the
  * columns (1..8, any type, required or optional), the options (codec,
- * zstd level, page and row-group sizes, row cap, dictionary and its cap)
+ * zstd level, page and row-group sizes, row cap, dictionary and its cap,
+ * number dictionaries, the background thread)
  * and then rows of typed values, some deliberately wrong: a type the
  * column refuses, a null in a required column, a string that is not UTF-8.
  *
@@ -15,7 +16,8 @@
  *     and tile the file from byte 4 to the footer.
  *
  * The file goes to $TMPDIR (or /tmp) under a per-process name and is
- * removed after each input. Threading: single-threaded.
+ * removed after each input. Threading: the fuzzer's thread, plus the
+ * writer's background thread when the input turns it on.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +79,8 @@ static void options_of(input_t *in, lake_writer_options_t *o)
     o->row_group_bytes = rg_bytes[b & 3];
     o->dictionary_bytes = dict[(b >> 2) & 3];
     o->zstd_level = level[(b >> 4) & 3];
+    o->background = (a & 0x80) != 0;
+    o->dictionary_numbers = (b & 0x40) != 0;
 }
 
 /* A value the column refuses, with arbitrary payload bits (the writer must

@@ -131,6 +131,8 @@ static void test_codecs_and_defaults(void **state)
     assert_int_equal(o.dictionary_bytes, 1 << 20);
     assert_int_equal(o.row_group_rows, 0);
     assert_int_equal(o.zstd_level, 0);
+    assert_false(o.dictionary_numbers);
+    assert_true(o.background);
 }
 
 static void expect_bad_options(const lake_writer_options_t *o)
@@ -346,6 +348,7 @@ static void test_row_groups_by_rows(void **state)
     lake_writer_options_t o;
     lake_writer_options_default(&o);
     o.row_group_rows = 3;
+    o.background = false; /* row groups written by add itself: sizes exact */
     lake_writer_t *w = create1(LAKE_COL_INT64, true, &o);
     struct stat st;
     for (int i = 0; i < 10; i++) {
@@ -569,10 +572,12 @@ static void test_abort(void **state)
 }
 
 /* A write that fails (the file-size limit): CORE_EIO naming the file,
- * then the writer refuses rows and finish reports the failure. */
-static void test_write_failure(void **state)
+ * then the writer refuses rows and finish reports the failure. The fourth
+ * row group (rows 60..79) is the one that passes the limit: without
+ * `background` the add that completes it fails; with it, an add after the
+ * thread failed, at the latest the one that hands off the next group. */
+static void write_failure(bool background)
 {
-    (void)state;
     struct rlimit old, lim;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
     void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
@@ -584,6 +589,7 @@ static void test_write_failure(void **state)
     o.codec = LAKE_CODEC_NONE;
     o.dictionary = false;
     o.row_group_rows = 20;
+    o.background = background;
     lake_writer_t *w = create1(LAKE_COL_STRING, false, &o);
     char s[128];
     memset(s, 'q', sizeof s - 1);
@@ -594,15 +600,322 @@ static void test_write_failure(void **state)
         rc = lake_writer_add(w, &v);
     assert_int_equal(rc, CORE_EIO);
     assert_non_null(strstr(core_error_detail(), path));
-    assert_true(i > 20 && i < 100);
+    assert_non_null(strstr(core_error_detail(), "writing"));
+    if (background)
+        assert_true(i > 80 && i <= 100);
+    else
+        assert_int_equal(i, 80);
     assert_int_equal(lake_writer_add(w, &v), CORE_EIO);
     assert_int_equal(lake_writer_finish(w), CORE_EIO);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, prev);
 }
 
+static void test_write_failure(void **state)
+{
+    (void)state;
+    write_failure(false);
+    write_failure(true);
+}
+
+/* ------------------------------------------------------------------------
+ * The background thread and number dictionaries
+ * ------------------------------------------------------------------------ */
+
+static uint8_t *slurp(const char *file, size_t *n)
+{
+    FILE *f = fopen(file, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = core_alloc(CORE_MEM_TEST, (size_t)size + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *n = (size_t)size;
+    return buf;
+}
+
+/* Rows of five columns of every kind, in row groups of `group` rows. */
+static void write_mixed(const char *file, bool background, bool numbers, int64_t group, int rows)
+{
+    lake_column_t cols[5] = {{"s", LAKE_COL_STRING, true},
+                             {"i", LAKE_COL_INT64, false},
+                             {"d", LAKE_COL_DOUBLE, true},
+                             {"t", LAKE_COL_TIMESTAMP, false},
+                             {"b", LAKE_COL_BOOL, true}};
+    lake_writer_options_t o;
+    lake_writer_options_default(&o);
+    o.row_group_rows = group;
+    o.page_bytes = 300;
+    o.background = background;
+    o.dictionary_numbers = numbers;
+    lake_writer_t *w;
+    assert_int_equal(lake_writer_create(file, cols, 5, &o, &w), 0);
+    char s[16];
+    for (int i = 0; i < rows; i++) {
+        snprintf(s, sizeof s, "k%d", i % 13);
+        schema_value_t row[5] = {i % 7 ? sv_s(s) : sv_null(), sv_int(i % 9),
+                                 i % 5 ? sv_f(i * 0.25) : sv_null(), sv_ts(1000000 * (int64_t)i),
+                                 i % 3 ? sv_b(i % 2) : sv_null()};
+        assert_int_equal(lake_writer_add(w, row), 0);
+    }
+    assert_int_equal(lake_writer_rows(w), rows);
+    assert_int_equal(lake_writer_finish(w), 0);
+}
+
+/* The thread changes when row groups are written, never what. */
+static void test_background_same_bytes(void **state)
+{
+    (void)state;
+    char other[160];
+    snprintf(other, sizeof other, "%s/sync.parquet", dir);
+    for (int numbers = 0; numbers < 2; numbers++) {
+        write_mixed(path, true, numbers, 100, 2345);
+        write_mixed(other, false, numbers, 100, 2345);
+        size_t na, nb;
+        uint8_t *a = slurp(path, &na), *b = slurp(other, &nb);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na);
+        core_free(a);
+        core_free(b);
+        read_footer();
+        assert_int_equal(info.row_groups, 24);
+        assert_int_equal(info.num_rows, 2345);
+    }
+    unlink(other);
+}
+
+/* Abort with row groups in flight: the thread is joined, the file is
+ * gone and every byte is freed; lake_writer_bytes() grows meanwhile. */
+static void test_background_abort(void **state)
+{
+    (void)state;
+    core_mem_stats_t before, after;
+    core_mem_stats(CORE_MEM_LAKE, &before);
+    lake_writer_options_t o;
+    lake_writer_options_default(&o);
+    o.row_group_rows = 50;
+    lake_writer_t *w = create1(LAKE_COL_INT64, false, &o);
+    int64_t last = lake_writer_bytes(w);
+    for (int i = 0; i < 5000; i++) {
+        schema_value_t v = sv_int(i * 7919);
+        assert_int_equal(lake_writer_add(w, &v), 0);
+        int64_t now = lake_writer_bytes(w);
+        assert_true(now >= last || i % 50 == 49); /* a written group may be smaller */
+        last = now;
+    }
+    assert_true(lake_writer_bytes(w) > 5000);
+    lake_writer_abort(w);
+    assert_int_equal(access(path, F_OK), -1);
+    core_mem_stats(CORE_MEM_LAKE, &after);
+    assert_int_equal(after.bytes, before.bytes);
+    assert_int_equal(after.allocs, before.allocs);
+}
+
+/* ---- A small page reader for the number dictionaries: codec none,
+ * REQUIRED or OPTIONAL INT64 chunks; returns the values (nulls as
+ * INT64_MIN) and counts the pages of each encoding. Independent of the
+ * writer: page headers through footer_read.h's Thrift reader, values
+ * decoded from the format. */
+
+typedef struct {
+    int type, unc, comp, nvalues, encoding;
+} page_hdr_t;
+
+static size_t read_page_header(const uint8_t *p, size_t n, page_hdr_t *h)
+{
+    footer_rd_t r = {.p = p, .len = n};
+    int16_t last = 0, id;
+    int type;
+    memset(h, 0, sizeof *h);
+    while (fr_field(&r, &last, &id, &type)) {
+        if (id >= 1 && id <= 3) {
+            int v = (int)fr_int(&r, type);
+            if (id == 1)
+                h->type = v;
+            else if (id == 2)
+                h->unc = v;
+            else
+                h->comp = v;
+        } else if (id == 5 || id == 7) {
+            int16_t l2 = 0, id2;
+            int t2;
+            while (fr_field(&r, &l2, &id2, &t2)) {
+                if (id2 == 1)
+                    h->nvalues = (int)fr_int(&r, t2);
+                else if (id2 == 2)
+                    h->encoding = (int)fr_int(&r, t2);
+                else
+                    fr_skip(&r, t2);
+            }
+        } else {
+            fr_skip(&r, type);
+        }
+    }
+    assert_false(r.bad);
+    return r.pos;
+}
+
+/* Decodes n values of the RLE/bit-packed hybrid (width bits) from p. */
+static size_t read_hybrid(const uint8_t *p, size_t len, unsigned width, uint32_t *out, size_t n)
+{
+    footer_rd_t r = {.p = p, .len = len};
+    size_t got = 0;
+    while (got < n) {
+        uint64_t h = fr_uvarint(&r);
+        assert_false(r.bad);
+        if (h & 1) {
+            uint64_t acc = 0;
+            unsigned bits = 0;
+            for (size_t k = 0; k < (h >> 1) * 8; k++) {
+                while (bits < width) {
+                    acc |= (uint64_t)fr_u8(&r) << bits;
+                    bits += 8;
+                }
+                if (got < n)
+                    out[got++] = (uint32_t)(acc & ((1ull << width) - 1));
+                acc >>= width;
+                bits -= width;
+            }
+        } else {
+            uint32_t v = 0;
+            for (unsigned k = 0; k < (width + 7) / 8; k++)
+                v |= (uint32_t)fr_u8(&r) << (8 * k);
+            for (uint64_t k = 0; k < (h >> 1) && got < n; k++)
+                out[got++] = v;
+        }
+        assert_false(r.bad);
+    }
+    return r.pos;
+}
+
+static int64_t le64_at(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int k = 7; k >= 0; k--)
+        v = v << 8 | p[k];
+    return (int64_t)v;
+}
+
+/* Reads chunk c of the file in buf into vals; counts pages per encoding. */
+static size_t read_int_chunk(const uint8_t *buf, const footer_chunk_t *c, bool optional,
+                             int64_t *vals, int *dict_pages, int *plain_pages)
+{
+    int64_t at = c->dict_off >= 0 ? c->dict_off : c->data_off;
+    int64_t end = at + c->comp;
+    int64_t dict[4096];
+    int ndict = 0;
+    size_t got = 0;
+    static uint32_t levels[1 << 16], idx[1 << 16];
+    while (at < end) {
+        page_hdr_t h;
+        at += (int64_t)read_page_header(buf + at, (size_t)(end - at), &h);
+        const uint8_t *body = buf + at;
+        assert_int_equal(h.unc, h.comp); /* codec none */
+        if (h.type == LAKE_PAGE_DICTIONARY) {
+            assert_true(h.nvalues <= 4096);
+            for (ndict = 0; ndict < h.nvalues; ndict++)
+                dict[ndict] = le64_at(body + 8 * ndict);
+            at += h.comp;
+            continue;
+        }
+        size_t pos = 0, nonnull = (size_t)h.nvalues;
+        if (optional) {
+            size_t len = (size_t)body[0] | (size_t)body[1] << 8 | (size_t)body[2] << 16;
+            read_hybrid(body + 4, len, 1, levels, (size_t)h.nvalues);
+            pos = 4 + len;
+            nonnull = 0;
+            for (int k = 0; k < h.nvalues; k++)
+                nonnull += levels[k];
+        }
+        if (h.encoding == LAKE_ENC_RLE_DICTIONARY) {
+            (*dict_pages)++;
+            unsigned width = body[pos];
+            read_hybrid(body + pos + 1, (size_t)h.comp - pos - 1, width, idx, nonnull);
+        } else {
+            (*plain_pages)++;
+        }
+        for (size_t k = 0, v = 0; k < (size_t)h.nvalues; k++) {
+            if (optional && !levels[k]) {
+                vals[got++] = INT64_MIN;
+                continue;
+            }
+            if (h.encoding == LAKE_ENC_RLE_DICTIONARY) {
+                assert_true(idx[v] < (uint32_t)ndict);
+                vals[got++] = dict[idx[v]];
+            } else {
+                vals[got++] = le64_at(body + pos + 8 * v);
+            }
+            v++;
+        }
+        at += h.comp;
+    }
+    return got;
+}
+
+/* dictionary_numbers: few distinct values get a dictionary, many do not;
+ * every value reads back; statistics are unchanged. */
+static void test_dictionary_numbers(void **state)
+{
+    (void)state;
+    lake_column_t cols[4] = {{"few", LAKE_COL_INT64, false},
+                             {"fewn", LAKE_COL_TIMESTAMP, true},
+                             {"many", LAKE_COL_INT64, false},
+                             {"d", LAKE_COL_DOUBLE, false}};
+    lake_writer_options_t o;
+    lake_writer_options_default(&o);
+    o.codec = LAKE_CODEC_NONE;
+    o.dictionary_numbers = true;
+    o.page_bytes = 256;
+    o.row_group_rows = 1000;
+    lake_writer_t *w;
+    assert_int_equal(lake_writer_create(path, cols, 4, &o, &w), 0);
+    enum { N = 2500 };
+    static int64_t want[4][N];
+    for (int i = 0; i < N; i++) {
+        int64_t few = (i * 7) % 37 - 18, many = (int64_t)i * 1000003;
+        double d = (i % 11 == 0) ? -0.0 : (i % 11) * 0.5;
+        schema_value_t row[4] = {sv_int(few), i % 4 ? sv_ts(few * 1000) : sv_null(), sv_int(many),
+                                 sv_f(d)};
+        want[0][i] = few;
+        want[1][i] = i % 4 ? few * 1000 : INT64_MIN;
+        want[2][i] = many;
+        memcpy(&want[3][i], &d, 8);
+        assert_int_equal(lake_writer_add(w, row), 0);
+    }
+    assert_int_equal(lake_writer_finish(w), 0);
+    read_footer();
+    assert_int_equal(info.nchunks, 12);
+    size_t n;
+    uint8_t *buf = slurp(path, &n);
+    static int64_t got[N];
+    for (size_t col = 0; col < 4; col++) {
+        size_t total = 0;
+        for (size_t g = 0; g < 3; g++) {
+            const footer_chunk_t *c = &info.chunks[g * 4 + col];
+            int dp = 0, pp = 0;
+            total += read_int_chunk(buf, c, col == 1, got + total, &dp, &pp);
+            bool dict = col != 2;
+            assert_int_equal(c->dict_off >= 0, dict);
+            assert_int_equal(has_encoding(c, LAKE_ENC_RLE_DICTIONARY), dict);
+            assert_true(dict ? dp >= 1 && pp == 0 : dp == 0 && pp > 1);
+        }
+        assert_int_equal(total, N);
+        assert_memory_equal(got, want[col], sizeof got);
+    }
+    core_free(buf);
+    /* statistics as without the dictionary: -0.0 min, 5.0 max */
+    static const uint8_t negzero[8] = {0, 0, 0, 0, 0, 0, 0, 0x80};
+    static const uint8_t five[8] = {0, 0, 0, 0, 0, 0, 0x14, 0x40};
+    expect_bin(&info.chunks[3].min_value, negzero, 8);
+    expect_bin(&info.chunks[3].max_value, five, 8);
+    assert_int_equal(info.chunks[1].null_count, 250);
+}
+
 /* One small job: any failure is returned, and every byte is freed. */
-static int job(void)
+static int job(bool background)
 {
     lake_column_t cols[3] = {
         {"s", LAKE_COL_STRING, true}, {"i", LAKE_COL_INT64, false}, {"d", LAKE_COL_DOUBLE, true}};
@@ -611,6 +924,8 @@ static int job(void)
     o.row_group_rows = 20;
     o.page_bytes = 64;
     o.dictionary_bytes = 100;
+    o.dictionary_numbers = true;
+    o.background = background;
     lake_writer_t *w;
     int rc = lake_writer_create(path, cols, 3, &o, &w);
     if (rc != 0)
@@ -629,9 +944,13 @@ static int job(void)
     return lake_writer_finish(w);
 }
 
-static void test_allocation_failures(void **state)
+/* Without `background` the allocations come in one order, and each is
+ * failed in turn. With it, the thread's and the adding thread's
+ * allocations interleave, so the n-th one differs from run to run; every
+ * run must still fail cleanly (the thread's failure reaches add or finish)
+ * and free everything. */
+static void allocation_failures(bool background)
 {
-    (void)state;
     core_mem_stats_t before, after;
     core_mem_stats(CORE_MEM_LAKE, &before);
     int64_t allocs0 = 0, allocs1 = 0;
@@ -639,7 +958,7 @@ static void test_allocation_failures(void **state)
         core_mem_stats((core_mem_tag_t)t, &after);
         allocs0 += after.total_allocs;
     }
-    assert_int_equal(job(), 0);
+    assert_int_equal(job(background), 0);
     for (int t = 0; t < CORE_MEM__COUNT; t++) {
         core_mem_stats((core_mem_tag_t)t, &after);
         allocs1 += after.total_allocs;
@@ -648,7 +967,7 @@ static void test_allocation_failures(void **state)
     assert_true(n > 10);
     for (long k = 1; k <= n; k++) {
         core_mem_fail_at(k, false);
-        int rc = job();
+        int rc = job(background);
         core_mem_fail_at(0, false);
         assert_true(rc == CORE_ENOMEM || rc == 0);
         core_mem_stats(CORE_MEM_LAKE, &after);
@@ -656,9 +975,16 @@ static void test_allocation_failures(void **state)
         assert_int_equal(after.allocs, before.allocs);
         unlink(path);
     }
-    assert_int_equal(job(), 0);
+    assert_int_equal(job(background), 0);
     read_footer();
     assert_int_equal(info.num_rows, 50);
+}
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    allocation_failures(false);
+    allocation_failures(true);
 }
 
 int main(void)
@@ -678,6 +1004,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_same_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dictionary_numbers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,10 @@
  * rows; windows outside the range (and sessions crossing its bounds) are
  * left alone; invalid records are not sent to the dlq again; partitions
  * merge into one complete row; queries serve batch rows (partition -1,
- * final) over the speed layer's, sessions included.
+ * final) over the speed layer's, sessions included. Records that retention
+ * removed from the log come from a source callback (source_fn), already
+ * decoded, through the same checks and aggregation, below the log's start
+ * only and in offset order.
  */
 #include "kind_fixture.h"
 
@@ -495,6 +498,216 @@ static void test_refusals_and_stop(void **state)
     kf_close(&f);
 }
 
+/* ---- Records below the log's start (source_fn). */
+
+#define OLD_TOPIC "old"
+#define OLD_N     40
+
+/* Partition p of topic "old": OLD_N records, key "a" (p 0) or "b" (p 1),
+ * v = i (+100 on p 1), ts = i s, i = 1..OLD_N; 1 KiB segments; then
+ * retention by record time deletes every sealed segment (the records are
+ * from 1970). Returns the log's start per partition. */
+static void old_topic(kf_t *f, int64_t start[2])
+{
+    seglog_topic_config_t c;
+    seglog_topic_config_default(&c);
+    c.partitions = 2;
+    c.flush = SEGLOG_FLUSH_NEVER;
+    c.segment_bytes = 1024;
+    c.retention_ms = 24 * 3600 * 1000;
+    assert_int_equal(seglog_topic_create(f->log, OLD_TOPIC, &c), 0);
+    for (int32_t p = 0; p < 2; p++) {
+        for (int i = 1; i <= OLD_N; i++) {
+            char json[128];
+            snprintf(json, sizeof json, "{\"k\":\"%s\",\"v\":%d,\"ts\":%d}", p ? "b" : "a",
+                     i + 100 * p, i * 1000);
+            bus_message_t m = {.key = p ? "b" : "a",
+                               .key_len = 1,
+                               .value = json,
+                               .value_len = strlen(json),
+                               .timestamp_ms = i * 1000};
+            assert_int_equal(bus_produce(f->bus, OLD_TOPIC, p, &m, 1, false, NULL), 0);
+        }
+        seglog_part_t *part = seglog_partition(seglog_topic_get(f->log, OLD_TOPIC), p);
+        assert_true(seglog_retention_run(part, core_wall_ms()) > 0);
+        int64_t end;
+        assert_int_equal(bus_offsets(f->bus, OLD_TOPIC, p, &start[p], &end), 0);
+        assert_true(start[p] > 0 && start[p] < OLD_N);
+        assert_int_equal(end, OLD_N);
+    }
+}
+
+/* A source holding every record, as the lake would; `mode` makes it
+ * misbehave. */
+typedef struct {
+    int calls;
+    int32_t partition[4];
+    int64_t log_start[4], read_from[4];
+    int mode; /* 0 good, 1 an offset at the log start, 2 a repeated offset,
+               * 3 a value of the wrong type, 4 an error of its own,
+               * 5 a null required field and a filtered record */
+} src_t;
+
+static int old_source(void *arg, int32_t partition, int64_t log_start, int64_t read_from_ms,
+                      stream_recompute_feed_fn feed, void *ctx)
+{
+    src_t *s = arg;
+    assert_true(s->calls < 4);
+    s->partition[s->calls] = partition;
+    s->log_start[s->calls] = log_start;
+    s->read_from[s->calls] = read_from_ms;
+    s->calls++;
+    if (s->mode == 4)
+        return core_error(CORE_EIO, "the source failed");
+    int64_t last = s->mode == 1 ? log_start : log_start - 1;
+    for (int64_t off = 0; off <= last; off++) {
+        int i = (int)off + 1;
+        if (i * 1000 < read_from_ms)
+            continue;
+        schema_value_t v[3] = {
+            {.type = SCHEMA_STRING, .v.s = {partition ? "b" : "a", 1}},
+            {.type = SCHEMA_INT, .v.i = i + 100 * partition},
+            {.type = SCHEMA_TIMESTAMP, .v.i = (int64_t)i * 1000 * 1000},
+        };
+        if (s->mode == 3 && off == 2)
+            v[1] = (schema_value_t){.type = SCHEMA_FLOAT, .v.f = 1.5};
+        if (s->mode == 5 && off == 0)
+            v[0] = (schema_value_t){.type = SCHEMA_NULL};
+        if (s->mode == 5 && off == 1)
+            v[1].v.i = 999; /* the filter drops it */
+        stream_recompute_record_t rec = {.values = v,
+                                         .key = partition ? "b" : "a",
+                                         .key_len = 1,
+                                         .offset = off,
+                                         .timestamp_ms = i * 1000};
+        int rc = feed(ctx, &rec);
+        if (rc == 0 && s->mode == 2 && off == 3)
+            rc = feed(ctx, &rec);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int recompute_old(kf_t *f, src_t *src, int64_t read_from_ms, stream_recompute_stats_t *st)
+{
+    schema_t *s = tick_schema();
+    stream_pipeline_def_t d = agg_def(s, STREAM_WINDOW_TUMBLING, 10000, 0);
+    d.topic = OLD_TOPIC;
+    stream_pipeline_t *p = NULL;
+    store_t *store = NULL;
+    assert_int_equal(stream_pipeline_compile(&d, kf_error, NULL, &p), 0);
+    assert_int_equal(store_open(f->url, &store), 0);
+    assert_int_equal(store_migrate(store), 0);
+    stream_recompute_opts_t o = {
+        .from_us = 0,
+        .to_us = 50000 * 1000LL,
+        .read_from_ms = read_from_ms,
+        .source_fn = old_source,
+        .arg = src,
+    };
+    int rc = stream_recompute(p, f->bus, store, &o, st);
+    store_close(store);
+    stream_pipeline_destroy(p);
+    schema_destroy(s);
+    return rc;
+}
+
+/* Retention left each partition's log from some offset S on; the source
+ * supplies offsets 0..S-1. The rows are those of every record, each
+ * partition's source is called once with its S, and nothing is read
+ * twice. */
+static void test_source_below_log_start(void **state)
+{
+    (void)state;
+    kf_t f;
+    kf_open(&f, 1);
+    int64_t start[2];
+    old_topic(&f, start);
+    src_t src = {0};
+    stream_recompute_stats_t st;
+    assert_int_equal(recompute_old(&f, &src, INT64_MIN, &st), 0);
+    assert_int_equal(src.calls, 2);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(src.partition[k], k);
+        assert_int_equal(src.log_start[k], start[k]);
+        assert_int_equal(src.read_from[k], INT64_MIN);
+    }
+    assert_int_equal(st.records, 2 * OLD_N);
+    assert_int_equal(st.sourced, start[0] + start[1]);
+    assert_int_equal(st.valid, 2 * OLD_N);
+    const char *rows[] = {
+        "a|0|10000|batch|final|9|45|1|9",
+        "a|10000|20000|batch|final|10|145|10|19",
+        "a|20000|30000|batch|final|10|245|20|29",
+        "a|30000|40000|batch|final|10|345|30|39",
+        "a|40000|50000|batch|final|1|40|40|40",
+        "b|0|10000|batch|final|9|945|101|109",
+        "b|10000|20000|batch|final|10|1145|110|119",
+        "b|20000|30000|batch|final|10|1245|120|129",
+        "b|30000|40000|batch|final|10|1345|130|139",
+        "b|40000|50000|batch|final|1|140|140|140",
+    };
+    assert_view(&f, rows, 10);
+    kf_close(&f);
+}
+
+/* The source is asked only where the log starts at its first stored
+ * offset for read_from: a read_from past the log's first record (which the
+ * log can seek to) needs no source; and the source gets read_from to skip
+ * older records. */
+static void test_source_only_when_needed(void **state)
+{
+    (void)state;
+    kf_t f;
+    kf_open(&f, 1);
+    int64_t start[2];
+    old_topic(&f, start);
+    src_t src = {0};
+    stream_recompute_stats_t st;
+    int64_t late = (start[0] + 3) * 1000; /* record start[0] + 2 of partition 0 */
+    assert_int_equal(recompute_old(&f, &src, late, &st), 0);
+    assert_int_equal(src.calls, 0);
+    assert_int_equal(st.sourced, 0);
+    assert_int_equal(st.records, 2 * OLD_N - 2 * (start[0] + 2));
+    /* read_from below the log's start: asked, and it skips records. */
+    memset(&src, 0, sizeof src);
+    assert_int_equal(recompute_old(&f, &src, 3000, &st), 0);
+    assert_int_equal(src.calls, 2);
+    assert_int_equal(src.read_from[0], 3000);
+    assert_int_equal(st.sourced, start[0] + start[1] - 4);
+    kf_close(&f);
+}
+
+/* What feed refuses, and a source's own error: each stops the run. */
+static void test_source_misuse(void **state)
+{
+    (void)state;
+    kf_t f;
+    kf_open(&f, 1);
+    int64_t start[2];
+    old_topic(&f, start);
+    stream_recompute_stats_t st;
+    for (int mode = 1; mode <= 4; mode++) {
+        src_t src = {.mode = mode};
+        int rc = recompute_old(&f, &src, INT64_MIN, &st);
+        assert_int_equal(rc, mode == 4 ? CORE_EIO : CORE_EINVAL);
+        assert_int_equal(st.rows, 0);
+        if (mode == 3)
+            assert_non_null(strstr(core_error_detail(), "field v"));
+        if (mode == 1 || mode == 2)
+            assert_non_null(strstr(core_error_detail(), "below the log's start"));
+    }
+    /* A null required field is invalid, a filtered record filtered: as
+     * for records read from the log. */
+    src_t src = {.mode = 5};
+    assert_int_equal(recompute_old(&f, &src, INT64_MIN, &st), 0);
+    assert_int_equal(st.invalid, 2);
+    assert_int_equal(st.filtered, 2);
+    assert_int_equal(st.valid, 2 * OLD_N - 4);
+    kf_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +718,9 @@ int main(void)
         cmocka_unit_test(test_sessions),
         cmocka_unit_test(test_read_range_and_lineage),
         cmocka_unit_test(test_refusals_and_stop),
+        cmocka_unit_test(test_source_below_log_start),
+        cmocka_unit_test(test_source_only_when_needed),
+        cmocka_unit_test(test_source_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
