@@ -373,7 +373,7 @@ int main(int argc, char **argv)
     double t0 = now_s();
     int rc = setup(&o, &e);
     if (rc == 0)
-        rc = bench_ticks_produce(e.bus, "ticks", PARTITIONS, o.events, e.ndjson);
+        rc = bench_ticks_produce(e.bus, "ticks", PARTITIONS, o.events, e.ndjson, NULL);
     if (rc != 0) {
         fprintf(stderr, "bench_lake: setup: %s\n", core_error_detail());
         teardown(&o, &e);

@@ -8,7 +8,9 @@
  *        (b) a tumbling 1-minute OHLC aggregate per symbol,
  *        (c) a hopping 10 s / 2 s count per symbol;
  *   2. DuckDB (npm @duckdb/node-api, 1 thread) computing (b) from the same
- *      events written as NDJSON, and (b) / DuckDB;
+ *      events written as NDJSON, and (b) / DuckDB; the view (b) wrote is
+ *      checked against both: as many rows as DuckDB's answer, every event
+ *      counted once, and the generator's total volume;
  *   3. with --pg URL: rows/s of the table pipeline into PostgreSQL beside a
  *      bare COPY of the same rows into a keyed table (timed from the COPY
  *      statement to the server's answer, its text made beforehand);
@@ -16,7 +18,10 @@
  *      interval.
  *
  * Usage: bench_stream [--events N] [--pg URL] [--pg-events N] [--dir DIR]
- *                     [--node-dir DIR] [--quick]
+ *                     [--node-dir DIR] [--only abc] [--quick] [--help]
+ *
+ * --only runs just the named pipelines of 1 (DuckDB too when b is among
+ * them) and skips 3 and 4: for iterating on one figure.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -31,18 +36,18 @@
 #include "bench_common.h"
 #include "bus/bus.h"
 #include "seglog/seglog.h"
+#include "store/store.h"
 #include "stream/stream.h"
+#include "ticks.h"
 
-#define SYMBOLS     100
 #define PARTITIONS  4
-#define BATCH       1000
-#define BASE_MS     1795341600000LL /* 2026-11-22T10:00:00Z */
 #define LAT_RATE    10000
 #define LAT_SECONDS 10
 
 typedef struct {
     int64_t events, pg_events;
     const char *pg, *dir, *node_dir;
+    const char *only; /* pipelines of 1 to run ("abc"), or NULL for all */
     bool quick;
 } opts_t;
 
@@ -60,131 +65,7 @@ static double cpu_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* ---- The dataset. */
-
-typedef struct {
-    uint64_t rng;
-    double price[SYMBOLS];
-    int64_t i;
-} ticks_t;
-
-static uint64_t next_rand(ticks_t *g)
-{
-    g->rng ^= g->rng << 13;
-    g->rng ^= g->rng >> 7;
-    g->rng ^= g->rng << 17;
-    return g->rng;
-}
-
-typedef struct {
-    int sym;
-    double price;
-    int volume;
-    int64_t ms;
-} tick_t;
-
-/* One tick as JSON into buf; returns its length. *t (may be NULL) gets the
- * values. */
-static int tick_json(ticks_t *g, char *buf, size_t n, tick_t *t)
-{
-    int s = (int)(next_rand(g) % SYMBOLS);
-    double u = (double)(next_rand(g) % 2001) / 1000.0 - 1.0;
-    g->price[s] *= 1.0 + u * 0.001;
-    int64_t ms = BASE_MS + g->i++ - (int64_t)(next_rand(g) % 500);
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    double p = g->price[s];
-    int vol = 1 + (int)(next_rand(g) % 1000);
-    if (t != NULL)
-        *t = (tick_t){s, p, vol, ms};
-    return snprintf(buf, n,
-                    "{\"symbol\":\"SYM%03d\",\"price\":%.2f,\"bid\":%.2f,\"ask\":%.2f,"
-                    "\"volume\":%d,\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"}",
-                    s, p, p - 0.01, p + 0.01, vol, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
-typedef struct {
-    bus_message_t msgs[BATCH];
-    char text[BATCH][160];
-    size_t n;
-} pending_t;
-
-static int flush_part(bus_t *bus, const char *topic, int32_t p, pending_t *q)
-{
-    int rc = q->n > 0 ? bus_produce(bus, topic, p, q->msgs, q->n, false, NULL) : 0;
-    q->n = 0;
-    return rc;
-}
-
-/* Produces `events` ticks into topic (symbols keep to one partition) and,
- * when ndjson is set, writes them there too. */
-static int produce_ticks(bus_t *bus, const char *topic, int64_t events, const char *ndjson)
-{
-    static pending_t q[PARTITIONS];
-    ticks_t g = {.rng = 0x9e3779b97f4a7c15ull};
-    for (int s = 0; s < SYMBOLS; s++)
-        g.price[s] = 50.0 + s;
-    FILE *f = ndjson != NULL ? fopen(ndjson, "w") : NULL;
-    if (ndjson != NULL && f == NULL)
-        return CORE_EIO;
-    int rc = 0;
-    for (int64_t i = 0; i < events && rc == 0; i++) {
-        tick_t t;
-        char buf[160];
-        int len = tick_json(&g, buf, sizeof buf, &t);
-        int32_t p = t.sym % PARTITIONS;
-        pending_t *pq = &q[p];
-        memcpy(pq->text[pq->n], buf, (size_t)len);
-        pq->msgs[pq->n] = (bus_message_t){
-            .value = pq->text[pq->n], .value_len = (size_t)len, .timestamp_ms = BASE_MS + i};
-        if (++pq->n == BATCH)
-            rc = flush_part(bus, topic, p, pq);
-        if (f != NULL)
-            fprintf(f, "%.*s\n", len, buf);
-    }
-    for (int32_t p = 0; p < PARTITIONS && rc == 0; p++)
-        rc = flush_part(bus, topic, p, &q[p]);
-    if (f != NULL && fclose(f) != 0)
-        rc = CORE_EIO;
-    return rc;
-}
-
 /* ---- Pipelines. */
-
-static schema_t *tick_schema(void)
-{
-    schema_t *s = NULL;
-    const struct {
-        const char *name;
-        schema_type_t type;
-        bool required;
-    } fields[] = {
-        {"symbol", SCHEMA_STRING, true}, {"price", SCHEMA_FLOAT, true},
-        {"bid", SCHEMA_FLOAT, false},    {"ask", SCHEMA_FLOAT, false},
-        {"volume", SCHEMA_INT, true},    {"ts", SCHEMA_TIMESTAMP, true},
-    };
-    if (schema_create("tick", &s) != 0)
-        return NULL;
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        schema_field_def_t d = {.name = fields[i].name,
-                                .type = fields[i].type,
-                                .required = fields[i].required,
-                                .min_length = -1,
-                                .max_length = -1,
-                                .format = fields[i].type == SCHEMA_TIMESTAMP ? "iso8601" : NULL};
-        if (schema_add_field(s, &d) != 0) {
-            schema_destroy(s);
-            return NULL;
-        }
-    }
-    if (schema_seal(s) != 0) {
-        schema_destroy(s);
-        return NULL;
-    }
-    return s;
-}
 
 static const stream_agg_def_t ohlc_aggs[] = {
     {"open", "first", "price", 0}, {"high", "max", "price", 0},    {"low", "min", "price", 0},
@@ -289,9 +170,8 @@ static int pg_ok(PGconn *c, PGresult *r, ExecStatusType want)
 
 static int copy_text(int64_t events, core_buf_t **out, size_t *nchunks)
 {
-    ticks_t g = {.rng = 0x9e3779b97f4a7c15ull};
-    for (int s = 0; s < SYMBOLS; s++)
-        g.price[s] = 50.0 + s;
+    bench_ticks_t g;
+    bench_ticks_init(&g, BENCH_TICKS_SEED);
     int64_t offs[PARTITIONS] = {0};
     size_t n = (size_t)((events + COPY_CHUNK - 1) / COPY_CHUNK);
     core_buf_t *chunks = calloc(n > 0 ? n : 1, sizeof *chunks);
@@ -300,9 +180,9 @@ static int copy_text(int64_t events, core_buf_t **out, size_t *nchunks)
         core_buf_init(&chunks[k], CORE_MEM_TEST, 64 << 20);
         for (int64_t j = (int64_t)k * COPY_CHUNK;
              rc == 0 && j < events && j < (int64_t)(k + 1) * COPY_CHUNK; j++) {
-            tick_t t;
+            bench_tick_t t;
             char json[160];
-            tick_json(&g, json, sizeof json, &t);
+            bench_ticks_json(&g, json, sizeof json, &t);
             int32_t part = t.sym % PARTITIONS;
             /* The values the JSON carries, as the table pipeline stores
              * them (prices rounded to cents, time in microseconds). */
@@ -407,16 +287,15 @@ static int latency(bus_t *bus, seglog_t *log, const schema_t *s, const char *url
         stream_runtime_set_commit_hook(rt, on_commit, &l);
         rc = stream_runtime_start(rt);
     }
-    ticks_t g = {.rng = 42};
-    for (int i = 0; i < SYMBOLS; i++)
-        g.price[i] = 50.0 + i;
+    bench_ticks_t g;
+    bench_ticks_init(&g, 42);
     double start = now_s();
     for (int64_t i = 0; rc == 0 && i < l.n; i++) {
         double due = start + (double)i / LAT_RATE;
         while (now_s() < due)
             ;
         char json[160];
-        int len = tick_json(&g, json, sizeof json, NULL);
+        int len = bench_ticks_json(&g, json, sizeof json, NULL);
         bus_message_t m = {.value = json, .value_len = (size_t)len, .timestamp_ms = -1};
         l.append_us[i] = core_wall_us();
         rc = bus_produce(bus, "lat", 0, &m, 1, false, NULL);
@@ -439,6 +318,28 @@ static int latency(bus_t *bus, seglog_t *log, const schema_t *s, const char *url
 
 /* ---- main */
 
+static void usage(void)
+{
+    printf("usage: bench_stream [--events N] [--pg URL] [--pg-events N] [--dir DIR]\n"
+           "                    [--node-dir DIR] [--only abc] [--quick]\n"
+           "  --events N      ticks in the topic (default 10M)\n"
+           "  --pg URL        also run the PostgreSQL table sink beside COPY\n"
+           "  --pg-events N   ticks for the PostgreSQL figure (default 2M)\n"
+           "  --dir DIR       where the log, stores and NDJSON go (default /tmp)\n"
+           "  --node-dir DIR  the folder holding node_modules with @duckdb/node-api\n"
+           "  --only abc      run only these pipelines of 1 (DuckDB when b is one),\n"
+           "                  and skip the PostgreSQL and latency figures\n"
+           "  --quick         20k events, 1 s of latency (a smoke test)\n");
+}
+
+static bool only_valid(const char *s)
+{
+    for (const char *c = s; *c != '\0'; c++)
+        if (*c < 'a' || *c > 'c')
+            return false;
+    return *s != '\0';
+}
+
 static int parse(int argc, char **argv, opts_t *o)
 {
     for (int i = 1; i < argc; i++) {
@@ -447,6 +348,10 @@ static int parse(int argc, char **argv, opts_t *o)
         if (strcmp(a, "--quick") == 0) {
             o->quick = true;
             continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage();
+            exit(0);
         }
         if (v == NULL) {
             fprintf(stderr, "bench_stream: %s needs a value (or unknown option)\n", a);
@@ -463,6 +368,8 @@ static int parse(int argc, char **argv, opts_t *o)
             o->dir = v;
         else if (strcmp(a, "--node-dir") == 0)
             o->node_dir = v;
+        else if (strcmp(a, "--only") == 0)
+            rc = only_valid(v) ? (o->only = v, 0) : 2;
         else
             rc = 2;
         if (rc != 0) {
@@ -482,6 +389,8 @@ typedef struct {
     seglog_t *log;
     bus_t *bus;
     schema_t *schema;
+    int64_t volume;    /* the ticks' total volume */
+    int64_t ohlc_rows; /* rows in the view (b) wrote */
 } env_t;
 
 static int setup(const opts_t *o, env_t *e)
@@ -496,7 +405,7 @@ static int setup(const opts_t *o, env_t *e)
     seglog_topic_config_default(&tc);
     tc.partitions = PARTITIONS;
     tc.flush = SEGLOG_FLUSH_NEVER;
-    e->schema = tick_schema();
+    e->schema = bench_ticks_schema();
     int rc = e->schema != NULL ? seglog_open(logdir, &e->log) : CORE_ENOMEM;
     if (rc == 0)
         rc = seglog_topic_create(e->log, "ticks", &tc);
@@ -522,12 +431,55 @@ static void line(const char *what, double events, double wall, double cpu, const
            ref);
 }
 
+static int take_totals(void *arg, const schema_value_t *v, size_t n)
+{
+    double *out = arg;
+    for (size_t i = 0; i < n && i < 3; i++)
+        out[i] = v[i].type == SCHEMA_INT     ? (double)v[i].v.i
+                 : v[i].type == SCHEMA_FLOAT ? v[i].v.f
+                                             : -1;
+    return 0;
+}
+
+/* The view (b) wrote: its rows into e->ohlc_rows; every event counted once
+ * and the total volume the generator's, or CORE_EFAILED. */
+static int check_ohlc(const opts_t *o, env_t *e)
+{
+    store_t *s = NULL;
+    double got[3] = {-1, -1, -1}; /* rows, trades, volume */
+    int rc = store_open(e->url, &s);
+    if (rc == 0)
+        rc = store_exec(s,
+                        "SELECT count(*), sum(\"trades\"), sum(\"volume\") FROM \"ohlc_1m\" "
+                        "WHERE \"layer\" = 'speed'",
+                        NULL, 0, take_totals, got, NULL);
+    store_close(s);
+    if (rc != 0)
+        return rc;
+    e->ohlc_rows = (int64_t)got[0];
+    if (got[1] != (double)o->events || got[2] != (double)e->volume) {
+        fprintf(stderr,
+                "bench_stream: the view of (b) counts %.0f trades and a volume of %.0f; the "
+                "ticks were %" PRId64 " with a volume of %" PRId64 "\n",
+                got[1], got[2], o->events, e->volume);
+        return CORE_EFAILED;
+    }
+    return 0;
+}
+
+static bool runs(const opts_t *o, char which)
+{
+    return o->only == NULL || strchr(o->only, which) != NULL;
+}
+
 static int one_core(const opts_t *o, env_t *e, double *ohlc_eps)
 {
     static const char *names[] = {"(a) table into SQLite", "(b) tumbling 1 min OHLC",
                                   "(c) hopping 10 s/2 s count"};
     static const char *refs[] = {"   target >= 300k rows/s", "   target >= 1M, >= 2x DuckDB", ""};
     for (int i = 0; i < 3; i++) {
+        if (!runs(o, (char)('a' + i)))
+            continue;
         snprintf(e->url, sizeof e->url, "sqlite:%s/store-%c.db", e->root, 'a' + i);
         stream_pipeline_def_t d = pipeline_def((char)('a' + i), e->schema, "ticks");
         double wall, cpu;
@@ -543,6 +495,8 @@ static int one_core(const opts_t *o, env_t *e, double *ohlc_eps)
         line(names[i], (double)o->events, wall, cpu, refs[i]);
         if (i == 1)
             *ohlc_eps = (double)o->events / wall;
+        if (i == 1 && (rc = check_ohlc(o, e)) != 0)
+            return rc;
     }
     return 0;
 }
@@ -561,7 +515,7 @@ static void postgres(const opts_t *o, env_t *e)
     tc.flush = SEGLOG_FLUSH_NEVER;
     int rc = seglog_topic_create(e->log, "ticks_pg", &tc);
     if (rc == 0)
-        rc = produce_ticks(e->bus, "ticks_pg", o->pg_events, NULL);
+        rc = bench_ticks_produce(e->bus, "ticks_pg", PARTITIONS, o->pg_events, NULL, NULL);
     stream_pipeline_def_t d = pipeline_def('a', e->schema, "ticks_pg");
     double wall = 0, cpu, copy = 0;
     stream_stats_t st;
@@ -597,7 +551,7 @@ int main(int argc, char **argv)
     int rc = setup(&o, &e);
     double t0 = now_s();
     if (rc == 0)
-        rc = produce_ticks(e.bus, "ticks", o.events, e.ndjson);
+        rc = bench_ticks_produce(e.bus, "ticks", PARTITIONS, o.events, e.ndjson, &e.volume);
     if (rc != 0) {
         fprintf(stderr, "bench_stream: setup: %s\n", core_error_detail());
         teardown(&e);
@@ -606,20 +560,27 @@ int main(int argc, char **argv)
     char a[32];
     printf("bench_stream: %s stock ticks of ~100 bytes in %d partitions, %d symbols "
            "(generated in %.1f s)\n",
-           bench_fmt_count(a, sizeof a, (double)o.events), PARTITIONS, SYMBOLS, now_s() - t0);
+           bench_fmt_count(a, sizeof a, (double)o.events), PARTITIONS, TICKS_SYMBOLS, now_s() - t0);
     printf("1. one core (the calling thread), from the seglog to the store:\n");
     double ohlc = 0, duck_s = 0;
     long duck_rows = 0;
     rc = one_core(&o, &e, &ohlc);
-    if (rc == 0 && run_duckdb(&o, e.ndjson, &duck_s, &duck_rows) == 0) {
+    if (rc == 0 && !runs(&o, 'b')) {
+        /* --only without b: no DuckDB figure to compare with */
+    } else if (rc == 0 && run_duckdb(&o, e.ndjson, &duck_s, &duck_rows) == 0) {
         double duck = (double)o.events / duck_s;
         printf("2. DuckDB (1 thread) read_json + GROUP BY of (b): %s events/s (%ld rows); "
                "(b) / DuckDB = %.2fx (target >= 2x)\n",
                bench_fmt_count(a, sizeof a, duck), duck_rows, ohlc / duck);
+        if (duck_rows != e.ohlc_rows) {
+            fprintf(stderr, "bench_stream: the view of (b) has %" PRId64 " rows, DuckDB %ld\n",
+                    e.ohlc_rows, duck_rows);
+            rc = CORE_EFAILED;
+        }
     } else if (rc == 0) {
         printf("2. DuckDB: could not run node with @duckdb/node-api from %s\n", o.node_dir);
     }
-    if (rc == 0) {
+    if (rc == 0 && o.only == NULL) {
         printf("3. ");
         postgres(&o, &e);
         double p50 = 0, p99 = 0;

@@ -11,13 +11,7 @@
 #define BATCH          1000
 #define MAX_PARTITIONS 16
 
-typedef struct {
-    uint64_t rng;
-    double price[TICKS_SYMBOLS];
-    int64_t i;
-} ticks_t;
-
-static uint64_t next_rand(ticks_t *g)
+static uint64_t next_rand(bench_ticks_t *g)
 {
     g->rng ^= g->rng << 13;
     g->rng ^= g->rng >> 7;
@@ -25,8 +19,14 @@ static uint64_t next_rand(ticks_t *g)
     return g->rng;
 }
 
-/* One tick as JSON into buf; returns its length; *sym gets its symbol. */
-static int tick_json(ticks_t *g, char *buf, size_t n, int *sym)
+void bench_ticks_init(bench_ticks_t *g, uint64_t seed)
+{
+    *g = (bench_ticks_t){.rng = seed};
+    for (int s = 0; s < TICKS_SYMBOLS; s++)
+        g->price[s] = 50.0 + s;
+}
+
+int bench_ticks_json(bench_ticks_t *g, char *buf, size_t n, bench_tick_t *t)
 {
     int s = (int)(next_rand(g) % TICKS_SYMBOLS);
     double u = (double)(next_rand(g) % 2001) / 1000.0 - 1.0;
@@ -37,7 +37,8 @@ static int tick_json(ticks_t *g, char *buf, size_t n, int *sym)
     gmtime_r(&secs, &tm);
     double p = g->price[s];
     int vol = 1 + (int)(next_rand(g) % 1000);
-    *sym = s;
+    if (t != NULL)
+        *t = (bench_tick_t){s, p, vol, ms};
     return snprintf(buf, n,
                     "{\"symbol\":\"SYM%03d\",\"price\":%.2f,\"bid\":%.2f,\"ask\":%.2f,"
                     "\"volume\":%d,\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"}",
@@ -59,29 +60,30 @@ static int flush_part(bus_t *bus, const char *topic, int32_t p, pending_t *q)
 }
 
 int bench_ticks_produce(bus_t *bus, const char *topic, int32_t partitions, int64_t events,
-                        const char *ndjson)
+                        const char *ndjson, int64_t *volume)
 {
     static pending_t q[MAX_PARTITIONS];
     if (partitions < 1 || partitions > MAX_PARTITIONS)
         return CORE_EINVAL;
-    ticks_t g = {.rng = 0x9e3779b97f4a7c15ull};
-    for (int s = 0; s < TICKS_SYMBOLS; s++)
-        g.price[s] = 50.0 + s;
+    bench_ticks_t g;
+    bench_ticks_init(&g, BENCH_TICKS_SEED);
     FILE *f = ndjson != NULL ? fopen(ndjson, "w") : NULL;
     if (ndjson != NULL && f == NULL)
         return CORE_EIO;
     int rc = 0;
     for (int64_t i = 0; i < events && rc == 0; i++) {
-        int sym;
+        bench_tick_t t;
         char buf[160];
-        int len = tick_json(&g, buf, sizeof buf, &sym);
-        int32_t p = sym % partitions;
+        int len = bench_ticks_json(&g, buf, sizeof buf, &t);
+        int32_t p = t.sym % partitions;
         pending_t *pq = &q[p];
         memcpy(pq->text[pq->n], buf, (size_t)len);
         pq->msgs[pq->n] = (bus_message_t){
             .value = pq->text[pq->n], .value_len = (size_t)len, .timestamp_ms = TICKS_BASE_MS + i};
         if (++pq->n == BATCH)
             rc = flush_part(bus, topic, p, pq);
+        if (volume != NULL)
+            *volume += t.volume;
         if (f != NULL)
             fprintf(f, "%.*s\n", len, buf);
     }

@@ -3,6 +3,9 @@
 # of two `strata up` instances sharing a topic through a consumer group,
 # one of them killed with SIGKILL (tests/integration/bus/external.sh).
 strata_unit_test(bus kafka strata_bus strata_seglog strata_record strata_core)
+# The embedded log's reader: every poll size from every start offset, over
+# plain and compressed batches.
+strata_unit_test(bus seglog strata_bus strata_seglog strata_record strata_core)
 target_compile_definitions(test_bus_kafka PRIVATE STRATA_BIN="$<TARGET_FILE:strata>")
 set_tests_properties(unit/bus/kafka PROPERTIES TIMEOUT 300)
 

@@ -6,6 +6,14 @@
  * their position. The topic is looked up by name on every poll, so a
  * deleted topic shows up as CORE_ENOENT rather than a dangling pointer.
  *
+ * A poll that stops inside an uncompressed batch keeps its record
+ * iterator, and the next poll goes on from it: each record is decoded
+ * once. A compressed batch is decompressed into `plain`, which is emptied
+ * at the start of every poll (the records of the last poll may then go)
+ * and holds one batch at a time: once a poll has handed out records from
+ * it, the poll ends before the next decompression, which could move it.
+ * A batch a poll stops inside is decompressed again by the next poll.
+ *
  * Waiting: the bus registers one seglog append hook that bumps the bus's
  * generation (bus_notify); a reader with nothing to read waits until the
  * generation moves or its timeout passes.
@@ -26,9 +34,8 @@
 /* A read returns at least one whole batch, which may be as large as a
  * topic's max message size (capped at 64 MiB here). */
 #define RAW_MAX_BYTES (READ_MAX_BYTES + 64 * 1024 * 1024)
-/* Decompressed batches of one poll; the poll returns early past PLAIN_SOFT. */
-#define PLAIN_SOFT_BYTES (8 * 1024 * 1024)
-#define PLAIN_MAX_BYTES  (PLAIN_SOFT_BYTES + RECORD_BATCH_HEADER_SIZE + DECOMPRESS_MAX_BYTES)
+/* The one decompressed batch of a poll. */
+#define PLAIN_MAX_BYTES (RECORD_BATCH_HEADER_SIZE + DECOMPRESS_MAX_BYTES)
 
 typedef struct {
     bus_t base;
@@ -36,9 +43,14 @@ typedef struct {
 } seg_bus_t;
 
 typedef struct {
-    core_buf_t raw;   /* batches of the current read */
-    core_buf_t plain; /* decompressed batches */
-    size_t raw_off;   /* next unread batch in raw */
+    core_buf_t raw;    /* batches of the current read */
+    core_buf_t plain;  /* the batch decompressed in this poll */
+    size_t raw_off;    /* next unread batch in raw */
+    record_iter_t it;  /* the records of the batch at raw_off, when open */
+    bool open;         /* it is set (and a poll may stop inside the batch) */
+    bool open_codec;   /* the batch is compressed: `it` reads plain */
+    int64_t open_last; /* the batch's last offset */
+    size_t open_size;  /* its size in raw */
 } seg_reader_t;
 
 static seglog_t *log_of(bus_t *b)
@@ -140,16 +152,13 @@ static int error_at(bus_reader_t *r, int code, const char *what)
                       (int)r->partition, (long long)r->pos, detail[0] != '\0' ? ": " : "", detail);
 }
 
-/* Copies the records at or after r->pos out of one uncompressed batch. */
-static int take_records(bus_reader_t *r, const uint8_t *batch, size_t len, bus_record_t *recs,
-                        size_t max, size_t *n)
+/* Hands out the records at or after r->pos that `it` yields, up to max. */
+static int take_records(bus_reader_t *r, record_iter_t *it, bus_record_t *recs, size_t max,
+                        size_t *n)
 {
-    record_iter_t it;
     record_t rec;
-    core_error_clear();
-    int rc = record_iter_init(&it, batch, len, false);
-    while (rc == 0 && *n < max && (rc = record_iter_next(&it, &rec)) == 1) {
-        rc = 0;
+    int rc = 0;
+    while (*n < max && (rc = record_iter_next(it, &rec)) == 1) {
         if (rec.offset < r->pos)
             continue;
         bus_record_t *o = &recs[(*n)++];
@@ -167,39 +176,73 @@ static int take_records(bus_reader_t *r, const uint8_t *batch, size_t len, bus_r
     return 0;
 }
 
-/* Hands out records from the batches already read. Decompressed batches are
- * appended to `plain`, which is reset by the next read, so records stay
- * valid until the next poll. Returns with *n == max, or the batches used up. */
+/* Starts on the batch at raw_off (header h): sets s->it on its records,
+ * decompressed into plain if need be. *stop when this poll must end first
+ * (it handed out records from plain, which decompressing could move). */
+static int open_batch(bus_reader_t *r, const uint8_t *batch, const record_batch_header_t *h,
+                      size_t n, bool *stop)
+{
+    seg_reader_t *s = r->impl;
+    size_t size = record_batch_size(h);
+    int rc;
+    *stop = false;
+    core_error_clear();
+    if ((h->attributes & RECORD_ATTR_CODEC_MASK) == 0) {
+        rc = record_iter_init(&s->it, batch, size, false);
+        return rc != 0 ? error_at(r, rc, "decode a batch of") : 0;
+    }
+    if (s->plain.len > 0 && n > 0) {
+        *stop = true;
+        return 0;
+    }
+    core_buf_reset(&s->plain);
+    rc = record_batch_decompress(batch, size, DECOMPRESS_MAX_BYTES, &s->plain);
+    if (rc != 0)
+        return error_at(r, rc, "decompress a batch of");
+    rc = record_iter_init(&s->it, s->plain.data, s->plain.len, false);
+    return rc != 0 ? error_at(r, rc, "decode a batch of") : 0;
+}
+
+/* Hands out records from the batches already read, going on inside the
+ * batch the last poll stopped in. Returns with *n == max, or the batches
+ * used up, or (compressed batches) early as open_batch() asks. */
 static int take_from_raw(bus_reader_t *r, bus_record_t *recs, size_t max, size_t *n)
 {
     seg_reader_t *s = r->impl;
     while (s->raw_off < s->raw.len && *n < max) {
-        const uint8_t *batch = s->raw.data + s->raw_off;
-        record_batch_header_t h;
-        core_error_clear();
-        int rc = record_batch_parse(batch, s->raw.len - s->raw_off, false, &h);
-        if (rc != 0)
-            return error_at(r, rc, "parse a batch of");
-        size_t size = record_batch_size(&h);
-        if (record_batch_last_offset(&h) >= r->pos) {
-            if ((h.attributes & RECORD_ATTR_CODEC_MASK) != 0) {
-                if (s->plain.len > PLAIN_SOFT_BYTES)
-                    return 0; /* enough for this poll; records so far stay valid */
-                size_t at = s->plain.len;
-                rc = record_batch_decompress(batch, size, DECOMPRESS_MAX_BYTES, &s->plain);
-                if (rc != 0)
-                    return error_at(r, rc, "decompress a batch of");
-                rc = take_records(r, s->plain.data + at, s->plain.len - at, recs, max, n);
-            } else {
-                rc = take_records(r, batch, size, recs, max, n);
+        int rc;
+        if (!s->open) {
+            const uint8_t *batch = s->raw.data + s->raw_off;
+            record_batch_header_t h;
+            core_error_clear();
+            rc = record_batch_parse(batch, s->raw.len - s->raw_off, false, &h);
+            if (rc != 0)
+                return error_at(r, rc, "parse a batch of");
+            s->open_last = record_batch_last_offset(&h);
+            s->open_size = record_batch_size(&h);
+            s->open_codec = (h.attributes & RECORD_ATTR_CODEC_MASK) != 0;
+            if (s->open_last >= r->pos) {
+                bool stop;
+                rc = open_batch(r, batch, &h, *n, &stop);
+                if (rc != 0 || stop)
+                    return rc;
+                s->open = true;
             }
+        }
+        if (s->open) {
+            rc = take_records(r, &s->it, recs, max, n);
             if (rc != 0)
                 return rc;
-            if (*n == max && r->pos <= record_batch_last_offset(&h))
-                return 0; /* this batch is not finished; stay on it */
+            if (*n == max && r->pos <= s->open_last) {
+                /* not finished: an uncompressed batch goes on from its
+                 * iterator, a compressed one is decompressed again */
+                s->open = !s->open_codec;
+                return 0;
+            }
         }
-        r->pos = CORE_MAX(r->pos, record_batch_last_offset(&h) + 1);
-        s->raw_off += size;
+        s->open = false;
+        r->pos = CORE_MAX(r->pos, s->open_last + 1);
+        s->raw_off += s->open_size;
     }
     return 0;
 }
@@ -227,6 +270,7 @@ static int read_more(bus_reader_t *r, bool *got)
     }
     core_buf_reset(&s->raw);
     s->raw_off = 0;
+    s->open = false;
     core_error_clear();
     rc = seglog_read(p, r->pos, READ_MAX_BYTES, &s->raw);
     if (rc != 0)
@@ -240,15 +284,13 @@ static int seg_reader_poll(bus_reader_t *r, bus_record_t *recs, size_t max, size
                            int timeout_ms)
 {
     seg_reader_t *s = r->impl;
-    if (s->raw_off >= s->raw.len)
-        core_buf_reset(&s->plain);
+    core_buf_reset(&s->plain); /* the records of the last poll may go */
     for (int round = 0; *n < max; round++) {
         int rc = take_from_raw(r, recs, max, n);
         if (rc != 0 || *n > 0)
             return rc;
         uint64_t seen = bus_generation(r->bus);
         bool got;
-        core_buf_reset(&s->plain);
         rc = read_more(r, &got);
         if (rc != 0)
             return rc;

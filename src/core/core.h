@@ -246,8 +246,27 @@ bool core_map_next(const core_map_t *m, size_t *cursor, const void **key, size_t
 
 size_t core_uvarint_put(uint8_t *dst, uint64_t v);
 size_t core_uvarint_size(uint64_t v);
-int core_uvarint_get(const uint8_t *p, size_t len, uint64_t *v);
-int core_uvarint_get32(const uint8_t *p, size_t len, uint32_t *v);
+/* The decoders below take one-byte varints inline (most lengths and deltas
+ * in a record are) and call these for the rest. */
+int core_uvarint_get_any(const uint8_t *p, size_t len, uint64_t *v);
+int core_uvarint_get32_any(const uint8_t *p, size_t len, uint32_t *v);
+
+static inline int core_uvarint_get(const uint8_t *p, size_t len, uint64_t *v)
+{
+    if (len > 0 && p[0] < 0x80) {
+        *v = p[0];
+        return 1;
+    }
+    return core_uvarint_get_any(p, len, v);
+}
+static inline int core_uvarint_get32(const uint8_t *p, size_t len, uint32_t *v)
+{
+    if (len > 0 && p[0] < 0x80) {
+        *v = p[0];
+        return 1;
+    }
+    return core_uvarint_get32_any(p, len, v);
+}
 
 static inline uint64_t core_zigzag_encode(int64_t v)
 {
@@ -259,8 +278,25 @@ static inline int64_t core_zigzag_decode(uint64_t v)
 }
 size_t core_varint_put(uint8_t *dst, int64_t v); /* zigzag */
 size_t core_varint_size(int64_t v);
-int core_varint_get(const uint8_t *p, size_t len, int64_t *v);
-int core_varint_get32(const uint8_t *p, size_t len, int32_t *v);
+
+static inline int core_varint_get(const uint8_t *p, size_t len, int64_t *v)
+{
+    uint64_t u = 0;
+    int n = core_uvarint_get(p, len, &u);
+    if (n > 0)
+        *v = core_zigzag_decode(u);
+    return n;
+}
+static inline int core_varint_get32(const uint8_t *p, size_t len, int32_t *v)
+{
+    /* A 32-bit zigzag value fits in 32 unsigned bits, which maps exactly
+     * onto [INT32_MIN, INT32_MAX]; the 5-byte/4-bit limit enforces that. */
+    uint32_t u = 0;
+    int n = core_uvarint_get32(p, len, &u);
+    if (n > 0)
+        *v = (int32_t)core_zigzag_decode(u);
+    return n;
+}
 
 /* ------------------------------------------------------------------------
  * CRC32C (Castagnoli), as Kafka's RecordBatch v2 uses it.
@@ -426,6 +462,58 @@ typedef struct {
  * for a bad max_depth. Pure; thread-safe. */
 int core_json_object_members(const char *p, size_t len, size_t max_depth, core_json_member_t *out,
                              size_t cap, core_json_error_t *err);
+
+/* Plain strings, for decoders that take the commonest shape of a token
+ * inline (the scanner's own fast path, the schema decoder's ordered path).
+ * core_json_plain_string_end(p, i, len): i is just past an opening quote;
+ * returns the position of the closing quote when every byte before it is
+ * printable ASCII other than a backslash (such a string is valid JSON as it
+ * stands and needs no decoding), or SIZE_MAX (an escape, a control byte, a
+ * byte >= 0x80, or no closing quote before len). Whole 8-byte words are
+ * read only while 8 bytes remain before len. Pure. */
+static inline uint64_t core_json_swar_special(uint64_t w)
+{
+    /* Non-zero if any byte of w is '"', '\\', < 0x20 or >= 0x80. False
+     * positives occur only above a true one (borrows run upward). */
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w;
+    return t & high;
+}
+
+static inline size_t core_json_swar_skip(uint64_t m)
+{
+    /* Bytes before the first flagged byte of m (m != 0), or 0 when m is 0.
+     * On a little-endian load the lowest flag is a true one; elsewhere the
+     * caller's byte loop finds it. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return m != 0 ? (size_t)__builtin_ctzll(m) / 8 : 0;
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
+static inline size_t core_json_plain_string_end(const char *p, size_t i, size_t len)
+{
+    while (len - i >= 8) {
+        uint64_t w, m;
+        __builtin_memcpy(&w, p + i, 8);
+        if ((m = core_json_swar_special(w)) != 0) {
+            i += core_json_swar_skip(m);
+            break;
+        }
+        i += 8;
+    }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"')
+            return i;
+        if (c == '\\' || c < 0x20 || c >= 0x80)
+            return SIZE_MAX;
+    }
+    return SIZE_MAX;
+}
 
 /* Top-level lookup of key[0..klen) in the object `obj` (escaped keys are
  * compared decoded). The first matching member wins; duplicates are not

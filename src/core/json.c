@@ -127,30 +127,6 @@ bool core_utf8_valid(const void *p, size_t n)
     return true;
 }
 
-/* Non-zero if any byte of w is '"', '\\', < 0x20 or >= 0x80. False
- * positives occur only above a true one, which the byte loop then finds. */
-static inline uint64_t swar_special(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w;
-    return t & high;
-}
-
-/* Bytes before the first special one of a word swar_special() flagged
- * (m != 0), or 0 when m is 0. Borrows only run toward higher addresses on
- * a little-endian load, so the lowest flag is a true one there; elsewhere
- * the byte loop finds it. */
-static inline size_t swar_skip(uint64_t m)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return m != 0 ? (size_t)__builtin_ctzll(m) / 8 : 0;
-#else
-    (void)m;
-    return 0;
-#endif
-}
-
 static int hex4(const char *p, unsigned *out)
 {
     unsigned v = 0;
@@ -233,9 +209,9 @@ static int scan_string(scan_t *s, core_json_value_t *v)
     bool escaped = false;
     for (;;) {
         uint64_t w, m = 0;
-        while (end - i >= 8 && (memcpy(&w, p + i, 8), (m = swar_special(w)) == 0))
+        while (end - i >= 8 && (memcpy(&w, p + i, 8), (m = core_json_swar_special(w)) == 0))
             i += 8;
-        i += swar_skip(m);
+        i += core_json_swar_skip(m);
         if (i >= end)
             return fail(s, end, "expected '\"' to close the string");
         unsigned char c = (unsigned char)p[i];
@@ -464,30 +440,6 @@ static inline size_t ws_end(const char *p, size_t i, size_t end)
     return i;
 }
 
-/* i is just past an opening quote: the position of the closing quote of a
- * string of plain printable ASCII (skipped a word at a time), or SIZE_MAX
- * (an escape, a control byte, non-ASCII, or no closing quote). */
-static inline size_t plain_string_end(const char *p, size_t i, size_t end)
-{
-    while (end - i >= 8) {
-        uint64_t w, m;
-        memcpy(&w, p + i, 8);
-        if ((m = swar_special(w)) != 0) {
-            i += swar_skip(m);
-            break;
-        }
-        i += 8;
-    }
-    for (; i < end; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '"')
-            return i;
-        if (c == '\\' || c < 0x20 || c >= 0x80)
-            return SIZE_MAX;
-    }
-    return SIZE_MAX;
-}
-
 /* The end of a number without an exponent at p[i], or SIZE_MAX. */
 static inline size_t plain_number_end(const char *p, size_t i, size_t end, bool *integer)
 {
@@ -515,7 +467,7 @@ static inline size_t plain_number_end(const char *p, size_t i, size_t end, bool 
 /* The string at p[*i] == '"' into v; *i moves past it. */
 static inline int member_string(scan_t *s, size_t *i, core_json_value_t *v)
 {
-    size_t q = plain_string_end(s->doc, *i + 1, s->end);
+    size_t q = core_json_plain_string_end(s->doc, *i + 1, s->end);
     if (q == SIZE_MAX) {
         s->pos = *i;
         int rc = scan_string(s, v);

@@ -54,12 +54,12 @@ static int uvarint_decode(const uint8_t *p, size_t len, size_t max_bytes, unsign
     return CORE_ERANGE; /* unreachable: the last byte returns above */
 }
 
-int core_uvarint_get(const uint8_t *p, size_t len, uint64_t *v)
+int core_uvarint_get_any(const uint8_t *p, size_t len, uint64_t *v)
 {
     return uvarint_decode(p, len, 10, 1, v);
 }
 
-int core_uvarint_get32(const uint8_t *p, size_t len, uint32_t *v)
+int core_uvarint_get32_any(const uint8_t *p, size_t len, uint32_t *v)
 {
     uint64_t r = 0;
     int n = uvarint_decode(p, len, 5, 4, &r);
@@ -76,24 +76,4 @@ size_t core_varint_put(uint8_t *dst, int64_t v)
 size_t core_varint_size(int64_t v)
 {
     return core_uvarint_size(core_zigzag_encode(v));
-}
-
-int core_varint_get(const uint8_t *p, size_t len, int64_t *v)
-{
-    uint64_t u = 0;
-    int n = core_uvarint_get(p, len, &u);
-    if (n > 0)
-        *v = core_zigzag_decode(u);
-    return n;
-}
-
-int core_varint_get32(const uint8_t *p, size_t len, int32_t *v)
-{
-    /* A 32-bit zigzag value fits in 32 unsigned bits, which maps exactly
-     * onto [INT32_MIN, INT32_MAX]; the 5-byte/4-bit limit enforces that. */
-    uint32_t u = 0;
-    int n = core_uvarint_get32(p, len, &u);
-    if (n > 0)
-        *v = (int32_t)core_zigzag_decode(u);
-    return n;
 }

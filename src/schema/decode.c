@@ -2,20 +2,27 @@
  * decode.c - the hot path: JSON objects (and CSV-style text cells) into
  * typed rows, with every field check applied.
  *
- * Two paths, one result. The fast path (fast_members()) takes all of the
- * object's members from one scanner call, core_json_object_members(), which
- * validates the whole document first; it guesses that members come in
- * schema order (one compare) before asking the name index, and converts
- * the commonest values (plain strings, numbers in unbounded fields)
- * without the general dispatch. It only ever accepts: on any failure or
- * anything unusual it gives up and the record is decoded again from the
- * start by the reference path (members()): core's iterator walks the
- * members once (validating everything, nested values included, under the
- * schema's depth cap), each member name is looked up in the name index
- * built at seal time, and every failure is reported as documented below.
- * Both convert without allocation (numbers are read in place, with exact
- * fast paths for short integers and short decimals) and decode only
- * strings holding escapes, into the row's scratch buffer.
+ * Three paths, one result. The ordered path (ordered_members()) takes the
+ * shape producers commonly write, a compact object whose members come in
+ * schema order: it matches each key against the fields expected next (two
+ * masked words for short names, patterns built at seal time), checks the
+ * grammar of each flat value as it converts it, and never looks a name up.
+ * Anything else goes, from the start, to the fast path (fast_members()):
+ * all of the object's members from one scanner call,
+ * core_json_object_members(), which validates the whole document first;
+ * it guesses that members come in schema order (one compare) before asking
+ * the name index, and converts the commonest values (plain strings,
+ * numbers in unbounded fields) without the general dispatch. Both only
+ * ever accept: on any failure or anything unusual the record is decoded
+ * again from the start by the reference path (members()): core's iterator
+ * walks the members once (validating everything, nested values included,
+ * under the schema's depth cap), each member name is looked up in the name
+ * index built at seal time, and every failure is reported as documented
+ * below. All convert with the same functions and without allocation
+ * (numbers are read in place, with exact fast paths for short integers and
+ * short decimals) and decode only strings holding escapes, into the row's
+ * scratch buffer; tests/unit/schema/ordered.c checks that the ordered path
+ * agrees with the others.
  *
  * Invariants:
  *   1. The scratch buffer may move while a record is decoded (it grows),
@@ -47,7 +54,10 @@
 #define NAME_SHOW    64
 #define FAST_MEMBERS 64 /* members the fast path takes (4 KiB of stack) */
 
-enum { FAST_REDO = 0, FAST_DONE = 1 }; /* fast_members() outcomes */
+/* Outcomes of ordered_members() and fast_members(): redo the record on
+ * the next path, done, or (ordered_members()) a field failed, which only
+ * the reference path reports. */
+enum { FAST_REDO = 0, FAST_DONE = 1, FAST_FAILED = 2 };
 
 typedef struct {
     const schema_t *s;
@@ -168,15 +178,17 @@ static int json_to_int(const core_json_value_t *v, int64_t *out)
     return inexact ? CORE_EINVAL : CORE_OK;
 }
 
+/* Powers of ten that a double holds exactly. */
+static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 /* Exact fast path for short decimals: at most 15 digits (exact in a
  * double) and a power of ten of at most 22 (also exact), so one IEEE
  * multiplication or division rounds correctly. false when it does not
  * apply; the caller then uses strtod. */
 static bool fast_double(const char *p, size_t n, double *out)
 {
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 #if FLT_EVAL_METHOD != 0
     return false;
 #endif
@@ -241,9 +253,6 @@ static int text_to_double(const char *p, size_t n, core_buf_t *scratch, double *
  * (exact in a double) rather than within 15 digits. */
 static bool json_fast_double(const core_json_value_t *v, double *out)
 {
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 #if FLT_EVAL_METHOD != 0
     return false;
 #endif
@@ -643,14 +652,10 @@ static int json_value(decode_t *d, size_t i, const core_json_value_t *v)
 
 /* ---- rows ------------------------------------------------------------------------ */
 
-/* The scratch cap: every field's value at the limit, plus room for one
- * temporary (a long number being NUL-terminated), saturating. */
-static size_t scratch_cap(const schema_t *s)
+/* The scratch cap (computed at seal time: schema.c). */
+static inline size_t scratch_cap(const schema_t *s)
 {
-    size_t slots = s->n_fields + 1, cap;
-    if (__builtin_mul_overflow(slots, s->max_value, &cap) || cap > SIZE_MAX - 64)
-        return SIZE_MAX;
-    return cap + 64;
+    return s->scratch_cap;
 }
 
 int schema_row_init(schema_row_t *row, const schema_t *s)
@@ -751,6 +756,11 @@ static void json_fail(const schema_t *s, schema_error_t *err, const core_json_er
 
 static void fix_scratch(decode_t *d)
 {
+    uint64_t any = 0;
+    for (size_t w = 0; w < CORE_ARRAY_LEN(d->in_scratch); w++)
+        any |= d->in_scratch[w];
+    if (any == 0)
+        return; /* no escaped strings: the usual case */
     for (size_t w = 0; w < CORE_ARRAY_LEN(d->in_scratch); w++) {
         uint64_t bits = d->in_scratch[w];
         while (bits) {
@@ -844,6 +854,255 @@ static int fast_members(decode_t *d, const char *json, size_t len)
     return n >= 0 ? FAST_DONE : FAST_REDO;
 }
 
+/* ---- the ordered path ---------------------------------------------------------- */
+
+static inline uint64_t load8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* The field whose key `"name":` starts at p[i] == '"', trying the fields
+ * from `from` on in schema order (absent fields are skipped over), or -1.
+ * Only plain names are tried: raw between quotes they are the whole key.
+ * Short names are compared as two masked words when 16 bytes follow. */
+static int ordered_key_scan(const schema_t *s, const char *p, size_t i, size_t len, size_t from)
+{
+    bool words = len - i > 16;
+    uint64_t w0 = words ? load8(p + i + 1) : 0, w1 = words ? load8(p + i + 9) : 0;
+    for (size_t k = from; k < s->n_fields; k++) {
+        const schema_key_pattern_t *kp = &s->key_pats[k];
+        size_t n = s->name_lens[k];
+        if (words && kp->mask[0] != 0) {
+            if ((((w0 ^ kp->word[0]) & kp->mask[0]) | ((w1 ^ kp->word[1]) & kp->mask[1])) == 0)
+                return (int)k;
+        } else if (len - i > n + 2 && p[i + n + 1] == '"' && p[i + n + 2] == ':' &&
+                   bit_get(s->plain_names, k) && same_bytes(s->names[k], p + i + 1, n)) {
+            return (int)k;
+        }
+    }
+    return -1;
+}
+
+/* ordered_key_scan(), trying the field expected next inline first. */
+static inline int ordered_key(const schema_t *s, const char *p, size_t i, size_t len, size_t next)
+{
+    if (next < s->n_fields && len - i > 16) {
+        const schema_key_pattern_t *kp = &s->key_pats[next];
+        if (kp->mask[0] != 0 && (((load8(p + i + 1) ^ kp->word[0]) & kp->mask[0]) |
+                                 ((load8(p + i + 9) ^ kp->word[1]) & kp->mask[1])) == 0)
+            return (int)next;
+    }
+    return ordered_key_scan(s, p, i, len, next);
+}
+
+/* A number scanned by ordered_number(). */
+typedef struct {
+    uint64_t m;   /* its digits as one integer (wraps when long) */
+    size_t nfrac; /* digits after the point */
+    bool neg;
+    bool integer; /* no fraction */
+} ord_num_t;
+
+/* The end of the number at p[i] (JSON grammar, no exponent), or SIZE_MAX,
+ * with its digits gathered on the way into *n. The document ends with '}'
+ * (ordered_members() checks it), which stops every run of digits before
+ * the end, so the scan needs no bound checks. */
+static inline size_t ordered_number(const char *p, size_t i, ord_num_t *n)
+{
+    uint64_t m = 0;
+    n->neg = p[i] == '-';
+    i += n->neg;
+    if (!is_digit(p[i]))
+        return SIZE_MAX;
+    if (p[i] == '0') {
+        if (is_digit(p[++i]))
+            return SIZE_MAX; /* a leading zero */
+    } else {
+        for (; is_digit(p[i]); i++)
+            m = m * 10 + (uint64_t)(p[i] - '0');
+    }
+    n->integer = p[i] != '.';
+    n->nfrac = 0;
+    if (!n->integer) {
+        size_t at = ++i;
+        if (!is_digit(p[i]))
+            return SIZE_MAX;
+        for (; is_digit(p[i]); i++)
+            m = m * 10 + (uint64_t)(p[i] - '0');
+        n->nfrac = i - at;
+    }
+    if (p[i] == 'e' || p[i] == 'E')
+        return SIZE_MAX;
+    n->m = m;
+    return i;
+}
+
+/* The number p[at, e) of field f (an int or a float) into out, exactly as
+ * fast_value() and json_number() would; false when that takes their
+ * general conversions. */
+static inline bool ordered_convert(const schema_field_t *f, size_t at, size_t e, const ord_num_t *n,
+                                   schema_value_t *out)
+{
+#if FLT_EVAL_METHOD != 0
+    if (f->type == SCHEMA_FLOAT)
+        return false;
+#endif
+    if (f->type == SCHEMA_FLOAT && e - at - n->neg <= 17 && n->m <= ((uint64_t)1 << 53)) {
+        double d = (double)n->m / pow10[n->nfrac]; /* json_fast_double() */
+        out->type = SCHEMA_FLOAT;
+        out->v.f = n->neg ? -d : d;
+        return true;
+    }
+    if (f->type == SCHEMA_INT && n->integer && e - at <= 18) { /* json_to_int() */
+        out->type = SCHEMA_INT;
+        out->v.i = n->neg ? -(int64_t)n->m : (int64_t)n->m;
+        return true;
+    }
+    return false;
+}
+
+/* A literal (null, true, false) at p[at] into v; its length, or 0. */
+static inline size_t ordered_literal(const char *p, size_t at, size_t len, core_json_value_t *v)
+{
+    size_t n;
+    if (len - at >= 4 && memcmp(p + at, "null", 4) == 0) {
+        v->type = CORE_JSON_NULL;
+        n = 4;
+    } else if (len - at >= 4 && memcmp(p + at, "true", 4) == 0) {
+        v->type = CORE_JSON_TRUE;
+        n = 4;
+    } else if (len - at >= 5 && memcmp(p + at, "false", 5) == 0) {
+        v->type = CORE_JSON_FALSE;
+        n = 5;
+    } else {
+        return 0;
+    }
+    v->p = p + at;
+    v->len = n;
+    v->escaped = false;
+    v->integer = false;
+    return n;
+}
+
+/* What the other paths do with a value the ordered path scanned but does
+ * not convert itself: fast_value(), else json_value(). */
+static int ordered_general(decode_t *d, size_t k, const core_json_value_t *v, schema_value_t *out)
+{
+    if (fast_value(d->s, d->s->fields[k], v, out))
+        return FAST_DONE;
+    int rc = json_value(d, k, v);
+    if (rc < 0 && rc != CORE_EINVAL && rc != CORE_ETOOBIG)
+        return rc;
+    return rc < 0 || d->err->kind != SCHEMA_ERR_NONE ? FAST_FAILED : FAST_DONE;
+}
+
+/* The value of field k at p[*i] into out (the row's value k), converted
+ * and checked, *i moved past it. FAST_DONE, FAST_REDO for a shape the
+ * ordered path does not take (escapes, containers, exponents), FAST_FAILED
+ * when a check failed, or the decoder's own negative codes. *null is set
+ * for a JSON null. */
+static inline int ordered_value(decode_t *d, size_t k, const char *p, size_t *i, size_t len,
+                                schema_value_t *out, bool *null)
+{
+    const schema_field_t *f = d->s->fields[k];
+    core_json_value_t v;
+    size_t at = *i, e;
+    char c = p[at];
+    if (c == '"') { /* the closing quote comes before the final '}' */
+        if ((e = core_json_plain_string_end(p, at + 1, len)) == SIZE_MAX)
+            return FAST_REDO;
+        *i = e + 1;
+        if (f->type == SCHEMA_TIMESTAMP) { /* json_timestamp(), unescaped */
+            const char *why = "";
+            if (schema_ts_parse(f->ts_format, f->ts_pattern, p + at + 1, e - at - 1, &out->v.i,
+                                &why) < 0)
+                return FAST_FAILED;
+            out->type = SCHEMA_TIMESTAMP;
+            return check_range(d->s, k, out, d->err) < 0 ? FAST_FAILED : FAST_DONE;
+        }
+        if (bit_get(d->s->plain_strings, k) && e - at - 1 <= d->s->max_value) { /* fast_value() */
+            out->type = SCHEMA_STRING;
+            out->v.s.p = p + at + 1;
+            out->v.s.len = e - at - 1;
+            return FAST_DONE;
+        }
+        v.type = CORE_JSON_STRING;
+        v.p = p + at + 1;
+        v.len = e - at - 1;
+        v.escaped = false;
+        v.integer = false;
+        return ordered_general(d, k, &v, out);
+    }
+    if (c == '-' || is_digit(c)) {
+        ord_num_t n;
+        if ((e = ordered_number(p, at, &n)) == SIZE_MAX)
+            return FAST_REDO;
+        *i = e;
+        if ((f->type == SCHEMA_FLOAT || f->type == SCHEMA_INT) &&
+            ordered_convert(f, at, e, &n, out))
+            return check_range(d->s, k, out, d->err) < 0 ? FAST_FAILED : FAST_DONE;
+        v.type = CORE_JSON_NUMBER;
+        v.p = p + at;
+        v.len = e - at;
+        v.escaped = false;
+        v.integer = n.integer;
+        return ordered_general(d, k, &v, out);
+    }
+    if ((e = ordered_literal(p, at, len, &v)) == 0)
+        return FAST_REDO;
+    *i = at + e;
+    if (v.type == CORE_JSON_NULL) {
+        *null = true; /* already SCHEMA_NULL; required is checked later */
+        return FAST_DONE;
+    }
+    return ordered_general(d, k, &v, out);
+}
+
+/* The ordered path, tried first: a compact object (no whitespace at all)
+ * whose members are schema fields in schema order, some perhaps absent,
+ * with flat values. Each key is matched against the fields expected next,
+ * so no key is scanned and no name is looked up, and each value is
+ * converted as it is scanned. It checks the JSON grammar of what it takes
+ * as it goes, so a document it finishes is valid JSON whose members are
+ * exactly the ones converted. It only ever accepts: any other shape
+ * (whitespace, another order, an unknown or repeated member, an escape, a
+ * nested value, an exponent) returns FAST_REDO, for fast_members(), and a
+ * field check that fails returns FAST_FAILED, for the reference path,
+ * which reports it. Conversions are fast_value()'s and json_value()'s, so
+ * an accepted row is the one the other paths would build. *nulls tells
+ * whether a member was null.
+ *
+ * The document must end with its closing '}': that byte stops every scan
+ * of a number or a key before the end, so those need no bound checks. */
+static int ordered_members(decode_t *d, const char *p, size_t len, bool *nulls)
+{
+    const schema_t *s = d->s;
+    schema_value_t *values = d->row->values;
+    size_t i = 1, next = 0;
+    *nulls = false;
+    if (len < 2 || p[0] != '{' || p[len - 1] != '}')
+        return FAST_REDO;
+    if (len == 2)
+        return FAST_DONE;
+    for (;;) {
+        int k = p[i] == '"' ? ordered_key(s, p, i, len, next) : -1;
+        if (k < 0)
+            return FAST_REDO;
+        i += s->name_lens[k] + 3; /* before the final '}' */
+        bit_set(d->seen, (size_t)k);
+        int rc = ordered_value(d, (size_t)k, p, &i, len, &values[k], nulls);
+        if (rc != FAST_DONE)
+            return rc;
+        next = (size_t)k + 1;
+        if (p[i] != ',') /* i < len: every value ends before the final '}' */
+            break;
+        i++;
+    }
+    return p[i] == '}' && i == len - 1 ? FAST_DONE : FAST_REDO;
+}
+
 /* Walks the members; returns a negative code only for the decoder's own
  * failures (out of memory). */
 static int members(decode_t *d, const char *json, size_t len)
@@ -882,6 +1141,25 @@ static int members(decode_t *d, const char *json, size_t len)
     return CORE_OK;
 }
 
+/* Whether every required field was seen. */
+static inline bool all_seen(const schema_t *s, const decode_t *d)
+{
+    uint64_t missing = 0;
+    for (size_t w = 0; w < CORE_ARRAY_LEN(s->required_bits); w++)
+        missing |= s->required_bits[w] & ~d->seen[w];
+    return missing == 0;
+}
+
+/* Empties the row and the pass's state for the next path. */
+static void restart(decode_t *d)
+{
+    memset(d->row->values, 0, d->s->n_fields * sizeof(*d->row->values));
+    core_buf_reset(&d->row->scratch);
+    memset(d->seen, 0, sizeof(d->seen));
+    memset(d->in_scratch, 0, sizeof(d->in_scratch));
+    err_clear(d->err);
+}
+
 int schema_decode_json(const schema_t *s, const char *json, size_t len, schema_row_t *row,
                        schema_error_t *err)
 {
@@ -900,13 +1178,16 @@ int schema_decode_json(const schema_t *s, const char *json, size_t len, schema_r
     d.err = err;
     memset(d.seen, 0, sizeof(d.seen));
     memset(d.in_scratch, 0, sizeof(d.in_scratch));
-    rc = fast_members(&d, json, len);
-    if (rc == FAST_REDO) { /* start again on the reference path */
-        memset(row->values, 0, s->n_fields * sizeof(*row->values));
-        core_buf_reset(&row->scratch);
-        memset(d.seen, 0, sizeof(d.seen));
-        memset(d.in_scratch, 0, sizeof(d.in_scratch));
-        err_clear(err);
+    bool nulls = true;
+    rc = ordered_members(&d, json, len, &nulls);
+    if (rc == FAST_REDO) { /* start again on the fast path */
+        nulls = true;
+        restart(&d);
+        rc = fast_members(&d, json, len);
+    }
+    if (rc == FAST_REDO || rc == FAST_FAILED) { /* start again on the reference path */
+        restart(&d);
+        nulls = true;
         rc = members(&d, json, len);
     } else if (rc == FAST_DONE) {
         rc = CORE_OK;
@@ -914,6 +1195,8 @@ int schema_decode_json(const schema_t *s, const char *json, size_t len, schema_r
     fix_scratch(&d);
     if (rc < 0)
         return core_error(rc, "schema \"%.64s\": decoding failed: %s", s->name, core_strerror(rc));
+    if (!nulls && all_seen(s, &d))
+        return CORE_OK; /* the ordered path: every required field has a value */
     for (size_t k = 0; k < s->n_required && err->kind == SCHEMA_ERR_NONE; k++) {
         size_t i = s->required[k];
         if (row->values[i].type == SCHEMA_NULL)

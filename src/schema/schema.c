@@ -165,11 +165,16 @@ static void seal_undo(schema_t *s)
     }
     core_free(s->enum_idx);
     core_free(s->required);
+    core_free(s->key_pats);
+    s->key_pats = NULL;
     s->names = NULL;
     s->name_lens = NULL;
     s->enum_idx = NULL;
     s->required = NULL;
     s->n_required = 0;
+    memset(s->plain_names, 0, sizeof(s->plain_names));
+    memset(s->required_bits, 0, sizeof(s->required_bits));
+    memset(s->plain_strings, 0, sizeof(s->plain_strings));
     s->sealed = false;
 }
 
@@ -467,6 +472,29 @@ static int build_enum_indexes(schema_t *s)
     return CORE_OK;
 }
 
+/* The ordered path's pattern for a plain name (schema_int.h). */
+static void key_pattern(const char *name, size_t n, schema_key_pattern_t *kp)
+{
+    unsigned char word[16] = {0}, mask[16] = {0};
+    memset(kp, 0, sizeof(*kp));
+    if (n > SCHEMA_KEY_PATTERN_MAX)
+        return;
+    memcpy(word, name, n);
+    memcpy(word + n, "\":", 2);
+    memset(mask, 0xFF, n + 2);
+    memcpy(kp->word, word, sizeof(word));
+    memcpy(kp->mask, mask, sizeof(mask));
+}
+
+/* Printable ASCII other than '"' and '\\' (see plain_names). */
+static bool plain_name(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7E || p[i] == '"' || p[i] == '\\')
+            return false;
+    return true;
+}
+
 int schema_seal(schema_t *s)
 {
     int rc = CORE_OK;
@@ -476,7 +504,8 @@ int schema_seal(schema_t *s)
     s->names = core_calloc(CORE_MEM_SCHEMA, n, sizeof(*s->names));
     s->name_lens = core_calloc(CORE_MEM_SCHEMA, n, sizeof(*s->name_lens));
     s->required = core_calloc(CORE_MEM_SCHEMA, n, sizeof(*s->required));
-    if (s->names == NULL || s->name_lens == NULL || s->required == NULL) {
+    s->key_pats = core_calloc(CORE_MEM_SCHEMA, n, sizeof(*s->key_pats));
+    if (s->names == NULL || s->name_lens == NULL || s->required == NULL || s->key_pats == NULL) {
         rc = CORE_ENOMEM;
         goto out;
     }
@@ -485,9 +514,26 @@ int schema_seal(schema_t *s)
         s->names[i] = s->fields[i]->name;
         s->name_lens[i] = s->fields[i]->name_len;
         s->max_name_len = CORE_MAX(s->max_name_len, s->name_lens[i]);
-        if (s->fields[i]->required)
+        if (s->fields[i]->required) {
             s->required[s->n_required++] = (uint16_t)i;
+            s->required_bits[i / 64] |= (uint64_t)1 << (i % 64);
+        }
+        const schema_field_t *f = s->fields[i];
+        if (f->type == SCHEMA_STRING && f->n_enum == 0 && f->min_length < 0 && f->max_length < 0 &&
+            f->pattern == NULL)
+            s->plain_strings[i / 64] |= (uint64_t)1 << (i % 64);
+        if (plain_name(s->names[i], s->name_lens[i])) {
+            s->plain_names[i / 64] |= (uint64_t)1 << (i % 64);
+            key_pattern(s->names[i], s->name_lens[i], &s->key_pats[i]);
+        }
     }
+    /* Every field's value at the limit, plus room for one temporary (a
+     * long number being NUL-terminated), saturating. */
+    if (__builtin_mul_overflow(s->n_fields + 1, s->max_value, &s->scratch_cap) ||
+        s->scratch_cap > SIZE_MAX - 64)
+        s->scratch_cap = SIZE_MAX;
+    else
+        s->scratch_cap += 64;
     if ((rc = schema_names_build(&s->index, s->names, s->name_lens, s->n_fields)) < 0)
         goto out;
     if ((rc = build_enum_indexes(s)) < 0)

@@ -20,6 +20,16 @@ typedef struct {
 /* Enums this long or longer get a hash index; shorter ones are scanned. */
 #define SCHEMA_ENUM_HASH_MIN 8
 
+/* decode.c's ordered path matches the bytes that follow a key's opening
+ * quote, `name":`, as two 8-byte words under masks, loaded in memory order
+ * (names of up to SCHEMA_KEY_PATTERN_MAX bytes that are plain; mask[0] is 0
+ * for other names, which are compared byte by byte or not at all). */
+#define SCHEMA_KEY_PATTERN_MAX 14
+typedef struct {
+    uint64_t word[2];
+    uint64_t mask[2];
+} schema_key_pattern_t;
+
 struct schema {
     char *name;              /* owned */
     schema_field_t **fields; /* owned, each owned; stable addresses */
@@ -37,6 +47,16 @@ struct schema {
     schema_names_t *enum_idx; /* per field; mask 0 when the enum is short */
     uint16_t *required;       /* indexes of required fields */
     size_t n_required;
+    /* Fields whose names are printable ASCII without '"' or '\\': written
+     * raw between quotes they are the whole, valid JSON key, so decode.c's
+     * ordered path may match them byte for byte. */
+    uint64_t plain_names[SCHEMA_MAX_FIELDS / 64];
+    uint64_t required_bits[SCHEMA_MAX_FIELDS / 64]; /* the required fields */
+    /* String fields without checks (enum, lengths, pattern): a plain JSON
+     * string within max_value is their value as it stands. */
+    uint64_t plain_strings[SCHEMA_MAX_FIELDS / 64];
+    schema_key_pattern_t *key_pats; /* per field; owned */
+    size_t scratch_cap;             /* a row's scratch cap (decode.c) */
 };
 
 /* 64-bit hash of a short byte string (field names, enum values). */

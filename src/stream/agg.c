@@ -6,6 +6,8 @@
  * three operations: add one input, merge another partial, and finish. The
  * store keeps the partial, never the finished number, so restarts,
  * partitions, instances and the batch layer all combine with one merge.
+ * Adding, which the window operator does for every aggregate of every
+ * event, is inline in window_int.h (stream_agg_add()); the rest is here.
  *
  * Invariants of a state s for each kind (n counts the inputs added):
  *   1. n == 0 means "no input": every value field is meaningless and the
@@ -61,72 +63,6 @@ void stream_agg_init(stream_agg_state_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* -1, 0 or 1 as (ts1, ord1, a1) compares with (ts2, ord2, a2). */
-static int key_cmp(int64_t ts1, int64_t ord1, double a1, int64_t ts2, int64_t ord2, double a2)
-{
-    if (ts1 != ts2)
-        return ts1 < ts2 ? -1 : 1;
-    if (ord1 != ord2)
-        return ord1 < ord2 ? -1 : 1;
-    if (a1 != a2)
-        return a1 < a2 ? -1 : 1;
-    return 0;
-}
-
-/* Folds (x, ts, ord) into a first (want < 0) or last (want > 0) state. */
-static void keep_extreme_key(stream_agg_state_t *s, double x, int64_t ts, int64_t ord, int want)
-{
-    if (s->n == 0 || key_cmp(ts, ord, x, s->ts, s->ord, s->a) * want > 0) {
-        s->a = x;
-        s->ts = ts;
-        s->ord = ord;
-    }
-}
-
-void stream_agg_add(stream_agg_kind_t k, stream_agg_state_t *s, double x, int64_t ts, int64_t ord)
-{
-    if (k == STREAM_AGG_COUNT) {
-        s->n++;
-        return;
-    }
-    if (isnan(x))
-        return;
-    switch (k) {
-    case STREAM_AGG_SUM:
-    case STREAM_AGG_AVG:
-        s->a = s->n == 0 ? x : s->a + x;
-        break;
-    case STREAM_AGG_MIN:
-        if (s->n == 0 || x < s->a)
-            s->a = x;
-        break;
-    case STREAM_AGG_MAX:
-        if (s->n == 0 || x > s->a)
-            s->a = x;
-        break;
-    case STREAM_AGG_FIRST:
-        keep_extreme_key(s, x, ts, ord, -1);
-        break;
-    case STREAM_AGG_LAST:
-        keep_extreme_key(s, x, ts, ord, 1);
-        break;
-    case STREAM_AGG_STDDEV: {
-        if (s->n == 0) {
-            s->a = x;
-            s->b = 0;
-            break;
-        }
-        double delta = x - s->a;
-        s->a += delta / (double)(s->n + 1);
-        s->b += delta * (x - s->a);
-        break;
-    }
-    default:
-        return;
-    }
-    s->n++;
-}
-
 /* Chan et al.'s pairwise combination of (n, mean, M2). */
 static void merge_moments(stream_agg_state_t *into, const stream_agg_state_t *from)
 {
@@ -164,10 +100,10 @@ void stream_agg_merge(stream_agg_kind_t k, stream_agg_state_t *into, const strea
             into->a = from->a;
         break;
     case STREAM_AGG_FIRST:
-        keep_extreme_key(into, from->a, from->ts, from->ord, -1);
+        stream_agg_keep_key(into, from->a, from->ts, from->ord, -1);
         break;
     case STREAM_AGG_LAST:
-        keep_extreme_key(into, from->a, from->ts, from->ord, 1);
+        stream_agg_keep_key(into, from->a, from->ts, from->ord, 1);
         break;
     case STREAM_AGG_STDDEV:
         merge_moments(into, from);

@@ -670,6 +670,15 @@ static void eval_root_field(const expr_node_t *n, const stream_expr_env_t *env, 
     }
 }
 
+int stream_expr_root_field(const stream_expr_t *e, schema_type_t *as)
+{
+    const expr_node_t *n = &e->nodes[e->root];
+    if (n->op != EXPR_FIELD)
+        return -1;
+    *as = n->type;
+    return (int)n->u.field;
+}
+
 int stream_expr_eval(const stream_expr_t *e, const stream_expr_env_t *env, core_buf_t *scratch,
                      schema_value_t *out)
 {

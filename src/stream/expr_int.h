@@ -128,4 +128,9 @@ int stream_expr_compile_bool(const char *text, const schema_t *schema, stream_ex
 int stream_expr_test(const stream_expr_t *e, const stream_expr_env_t *env, core_buf_t *scratch,
                      bool *result);
 
+/* When e is one field reference, its field index, and in *as the type it
+ * reads the field as (SCHEMA_NULL: as it is); else -1. A caller may then
+ * read the row directly (stream_field_number() in stream_int.h). */
+int stream_expr_root_field(const stream_expr_t *e, schema_type_t *as);
+
 #endif

@@ -50,9 +50,13 @@ static int restore_row(void *arg, const schema_value_t *v, size_t n)
 /* Per task: for each aggregate, the first aggregate whose argument has the
  * same text (itself if none), so that e.g. first/max/min/last/avg of one
  * field evaluate it once per record. Expressions have no side effects and
- * depend on the record only, so equal texts give equal values. */
+ * depend on the record only, so equal texts give equal values. Arguments
+ * that are one field reference are read from the row directly. */
 typedef struct {
     uint8_t same_as[MAX_AGGS];
+    int field[MAX_AGGS];        /* the argument's field, or -1 */
+    schema_type_t as[MAX_AGGS]; /* how it reads that field */
+    int key_field;              /* the key is this string field, or -1 */
 } agg_state_t;
 
 static int plan_args(stream_task_t *t)
@@ -63,6 +67,8 @@ static int plan_args(stream_task_t *t)
         return core_error(CORE_ENOMEM, "stream: out of memory");
     for (size_t i = 0; i < p->wcfg.naggs; i++) {
         a->same_as[i] = (uint8_t)i;
+        a->field[i] =
+            p->agg_args[i] != NULL ? stream_expr_root_field(p->agg_args[i], &a->as[i]) : -1;
         for (size_t j = 0; j < i && p->agg_args[i] != NULL; j++) {
             if (p->agg_args[j] != NULL &&
                 strcmp(stream_expr_text(p->agg_args[j]), stream_expr_text(p->agg_args[i])) == 0) {
@@ -71,6 +77,10 @@ static int plan_args(stream_task_t *t)
             }
         }
     }
+    schema_type_t as = SCHEMA_NULL;
+    a->key_field = p->key != NULL ? stream_expr_root_field(p->key, &as) : -1;
+    if (as != SCHEMA_STRING)
+        a->key_field = -1;
     t->kind_state = a;
     return 0;
 }
@@ -100,23 +110,35 @@ static int process(stream_task_t *t, const bus_record_t *rec)
     const stream_pipeline_t *p = t->p;
     double in[MAX_AGGS];
     bool present[MAX_AGGS];
-    const char *key;
-    size_t klen;
-    int rc = stream_task_key(t, &key, &klen);
-    if (rc != 0)
-        return rc;
+    const char *key = "";
+    size_t klen = 0;
     const agg_state_t *a = t->kind_state; /* NULL in a detached task */
+    if (a != NULL && a->key_field >= 0) { /* stream_task_key() of a string field */
+        const schema_value_t *k = &t->row.values[a->key_field];
+        if (k->type == SCHEMA_STRING && k->v.s.p != NULL) {
+            key = k->v.s.p;
+            klen = k->v.s.len;
+        }
+    } else {
+        int rc = stream_task_key(t, &key, &klen);
+        if (rc != 0)
+            return rc;
+    }
+    bool all = true; /* every input present: the operator skips the checks */
     for (size_t i = 0; i < p->wcfg.naggs; i++) {
         size_t j = a != NULL ? a->same_as[i] : i;
         in[i] = 0;
         if (j < i) {
             in[i] = in[j];
             present[i] = present[j];
+        } else if (a != NULL && a->field[i] >= 0) {
+            present[i] = stream_field_number(&t->row.values[a->field[i]], a->as[i], &in[i]);
         } else {
             present[i] = p->agg_args[i] == NULL || stream_task_number(t, p->agg_args[i], &in[i]);
         }
+        all = all && present[i];
     }
-    return stream_winop_add(t->winop, key, klen, t->event_us, in, present,
+    return stream_winop_add(t->winop, key, klen, t->event_us, in, all ? NULL : present,
                             STREAM_AGG_ORD(t->partition, rec->offset), t->wm, &t->late);
 }
 

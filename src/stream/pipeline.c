@@ -398,6 +398,14 @@ const char *stream_pipeline_topic(const stream_pipeline_t *p)
     return p->topic;
 }
 
+void stream_pipeline_info(const stream_pipeline_t *p, stream_pipeline_info_t *out)
+{
+    out->schema = p->schema;
+    out->filtered = p->filter != NULL;
+    out->sink_ops = p->kind == STREAM_KIND_SINK ? p->sink_ops : NULL;
+    out->sink = p->kind == STREAM_KIND_SINK ? p->sink : NULL;
+}
+
 const char *stream_pipeline_output(const stream_pipeline_t *p)
 {
     return p->kind == STREAM_KIND_DETECT || p->kind == STREAM_KIND_SINK ? NULL : p->out_name;

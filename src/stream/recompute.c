@@ -435,11 +435,3 @@ int stream_recompute(stream_pipeline_t *p, bus_t *bus, store_t *store,
         *out = st;
     return rc;
 }
-
-void stream_pipeline_info(const stream_pipeline_t *p, stream_pipeline_info_t *out)
-{
-    out->schema = p->schema;
-    out->filtered = p->filter != NULL;
-    out->sink_ops = p->kind == STREAM_KIND_SINK ? p->sink_ops : NULL;
-    out->sink = p->kind == STREAM_KIND_SINK ? p->sink : NULL;
-}

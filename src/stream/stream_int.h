@@ -12,6 +12,7 @@
 #ifndef STRATA_STREAM_INT_H
 #define STRATA_STREAM_INT_H
 
+#include <math.h>
 #include <string.h>
 
 #include "stream/expr_int.h"
@@ -201,6 +202,34 @@ int stream_task_dlq(stream_task_t *t, const bus_record_t *rec, const char *kind,
 /* Evaluates e for the current record as a double; false when NULL or not
  * numeric. */
 bool stream_task_number(stream_task_t *t, const stream_expr_t *e, double *out);
+
+/* stream_task_number() of an expression that is a reference to field value
+ * f read as `as` (stream_expr_root_field()): the same answer without the
+ * evaluation. */
+static inline bool stream_field_number(const schema_value_t *f, schema_type_t as, double *out)
+{
+    if (f->type != as && as != SCHEMA_NULL) { /* a value of another type reads as NULL, */
+        if (as != SCHEMA_FLOAT || f->type != SCHEMA_INT)
+            return false;
+        *out = (double)f->v.i; /* except an int in a float field */
+        return true;
+    }
+    switch (f->type) {
+    case SCHEMA_INT:
+    case SCHEMA_TIMESTAMP:
+        *out = (double)f->v.i;
+        return true;
+    case SCHEMA_FLOAT:
+        *out = f->v.f;
+        return !isnan(f->v.f);
+    case SCHEMA_BOOL:
+        *out = f->v.b ? 1.0 : 0.0;
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Evaluates the key expression to bytes (in scratch); the empty string when
  * the pipeline has none; NULL keys become "". */
 int stream_task_key(stream_task_t *t, const char **key, size_t *len);

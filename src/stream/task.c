@@ -506,14 +506,16 @@ void stream_task_advance(stream_task_t *t, int64_t wm)
 
 /* ---- Commits. */
 
+_Static_assert(STREAM_LATENCY_BOUND_MS(0) == 1 && STREAM_LATENCY_BOUND_MS(19) == 1LL << 19,
+               "record_latency() computes the bucket of bounds 2^b");
+
 static void record_latency(stream_task_t *t)
 {
     int64_t now = core_wall_ms();
     for (size_t i = 0; i < t->nlat; i++) {
         int64_t ms = now - t->lat_ts[i];
-        int b = 0;
-        while (b < 19 && ms >= STREAM_LATENCY_BOUND_MS(b))
-            b++;
+        /* the first bucket whose bound 2^b is above ms, at most 19 */
+        int b = ms <= 0 ? 0 : CORE_MIN(64 - __builtin_clzll((uint64_t)ms), 19);
         t->stats->latency_buckets[b]++;
         t->stats->latency_ms_total += ms > 0 ? ms : 0;
     }

@@ -156,16 +156,40 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint64_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* The key table's hash: keys are usually short (a symbol, a city), so up to
- * 16 bytes are mixed inline; longer ones go through core_hash64. Seeded per
- * operator, so crafted keys cannot aim at one probe chain. */
+ * 16 bytes are mixed inline, read as two loads that may overlap (they
+ * cover every byte, so keys of one length that differ give different
+ * inputs); longer ones go through core_hash64. Seeded per operator, so
+ * crafted keys cannot aim at one probe chain. */
 static inline uint64_t key_hash(const stream_winop_t *op, const char *key, size_t klen)
 {
     uint64_t a = 0, b = 0;
     if (klen > 16)
         return core_hash64(key, klen, op->seed);
-    for (size_t i = 0; i < klen; i++) /* fixed-size loads only: no memcpy call */
-        *(i < 8 ? &a : &b) |= (uint64_t)(unsigned char)key[i] << (8 * (i % 8));
+    if (klen >= 8) {
+        a = load64(key);
+        b = load64(key + klen - 8);
+    } else if (klen >= 4) {
+        a = load32(key);
+        b = load32(key + klen - 4);
+    } else if (klen > 0) {
+        a = (uint64_t)(unsigned char)key[0] | (uint64_t)(unsigned char)key[klen / 2] << 8 |
+            (uint64_t)(unsigned char)key[klen - 1] << 16;
+    }
     return mix64(mix64(a ^ op->seed) ^ b ^ (uint64_t)klen);
 }
 
@@ -265,9 +289,14 @@ static void table_remove(table_t *t, uint32_t hash, uint32_t idx)
 
 /* ---- Keys. */
 
-/* a[0..n) == b[0..n), inline: keys are short. */
+/* a[0..n) == b[0..n), inline: keys are short (4 to 16 bytes: two loads
+ * that may overlap). */
 static inline bool same_bytes(const char *a, const char *b, size_t n)
 {
+    if (n >= 8 && n <= 16)
+        return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+    if (n >= 4 && n < 8)
+        return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
     uint32_t x, y;
     for (; n >= 4; a += 4, b += 4, n -= 4) {
         memcpy(&x, a, 4);

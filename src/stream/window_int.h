@@ -44,6 +44,7 @@
 #ifndef STRATA_STREAM_WINDOW_INT_H
 #define STRATA_STREAM_WINDOW_INT_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -77,9 +78,71 @@ const char *stream_agg_name(stream_agg_kind_t k);
 int stream_agg_parse(const char *name, size_t len, stream_agg_kind_t *out); /* CORE_EINVAL */
 
 void stream_agg_init(stream_agg_state_t *s);
+
+/* Folds (x, ts, ord) into a first (want < 0) or last (want > 0) state:
+ * it replaces the kept one when its key (ts, ord, x) is smaller (first)
+ * or larger (last), so equal keys are broken by the value. */
+static inline void stream_agg_keep_key(stream_agg_state_t *s, double x, int64_t ts, int64_t ord,
+                                       int want)
+{
+    int cmp = ts != s->ts     ? (ts < s->ts ? -1 : 1)
+              : ord != s->ord ? (ord < s->ord ? -1 : 1)
+              : x != s->a     ? (x < s->a ? -1 : 1)
+                              : 0;
+    if (s->n == 0 || cmp * want > 0) {
+        s->a = x;
+        s->ts = ts;
+        s->ord = ord;
+    }
+}
+
 /* Adds one non-null input x (ignored by count, which counts calls). The
- * other kinds ignore a NaN x, as if it were NULL. */
-void stream_agg_add(stream_agg_kind_t k, stream_agg_state_t *s, double x, int64_t ts, int64_t ord);
+ * other kinds ignore a NaN x, as if it were NULL. Inline: the window
+ * operator calls it for every aggregate of every event. */
+static inline void stream_agg_add(stream_agg_kind_t k, stream_agg_state_t *s, double x, int64_t ts,
+                                  int64_t ord)
+{
+    if (k == STREAM_AGG_COUNT) {
+        s->n++;
+        return;
+    }
+    if (isnan(x))
+        return;
+    switch (k) {
+    case STREAM_AGG_SUM:
+    case STREAM_AGG_AVG:
+        s->a = s->n == 0 ? x : s->a + x;
+        break;
+    case STREAM_AGG_MIN:
+        if (s->n == 0 || x < s->a)
+            s->a = x;
+        break;
+    case STREAM_AGG_MAX:
+        if (s->n == 0 || x > s->a)
+            s->a = x;
+        break;
+    case STREAM_AGG_FIRST:
+        stream_agg_keep_key(s, x, ts, ord, -1);
+        break;
+    case STREAM_AGG_LAST:
+        stream_agg_keep_key(s, x, ts, ord, 1);
+        break;
+    case STREAM_AGG_STDDEV: {
+        if (s->n == 0) {
+            s->a = x;
+            s->b = 0;
+            break;
+        }
+        double delta = x - s->a;
+        s->a += delta / (double)(s->n + 1);
+        s->b += delta * (x - s->a);
+        break;
+    }
+    default:
+        return;
+    }
+    s->n++;
+}
 /* into := into merged with from. Associative and commutative (up to float
  * rounding for sum, avg and stddev). */
 void stream_agg_merge(stream_agg_kind_t k, stream_agg_state_t *into,
