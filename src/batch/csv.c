@@ -2,25 +2,44 @@
  * csv.c - the streaming RFC 4180 reader of the import job kind (see
  * csv_int.h for what it accepts).
  *
- * Shape: a byte-at-a-time state machine over a 64 KiB read buffer. Per
- * field the states are
+ * Two readers of one record, which give the same result:
+ *
+ *   - the fast path (fast_record) handles the common record in place: it
+ *     finds the field ends in the read buffer with a byte-class table,
+ *     points unquoted fields and quoted fields without "" escapes straight
+ *     into the buffer, copies only escaped fields (into fbuf), and points
+ *     `raw` at the record's bytes. It gives up, consuming nothing, on
+ *     anything unusual: a fault of any kind (bad quote, unterminated
+ *     quote, a cap), a CR that is data, or a record longer than the read
+ *     buffer;
+ *   - the reference reader (scan_record), a byte-at-a-time state machine
+ *     that copies every byte, then reads the record from the same
+ *     position. Per field its states are
  *
  *   START --'"'--> QUOTED --'"'--> AFTER_QUOTE --'"'--> QUOTED (a "" escape)
  *     |                                 |
  *     +--other--> UNQUOTED              +--delimiter / line end--> field ends
  *                                       +--other--> UNQUOTED, fault BAD_QUOTE
  *
- * and a CR outside quotes looks one byte ahead: CR LF (or CR at the end of
- * the input) ends the record, any other CR is data.
+ *     and a CR outside quotes looks one byte ahead: CR LF (or CR at the end
+ *     of the input) ends the record, any other CR is data.
+ *
+ * Option `reference` turns the fast path off (tests compare the two).
  *
  * Invariants:
- *   1. `pos` is the input offset of the next unconsumed byte; a record's
- *      `end` is `pos` after its terminator, so skip_to(end) resumes there.
- *   2. Every byte fetched from the source is hashed exactly once, in
- *      fetch order, so after the end the digest is the whole input's.
+ *   1. `pos` is the input offset of buf[at], the next unconsumed byte; a
+ *      record's `end` is `pos` after its terminator, so skip_to(end)
+ *      resumes there.
+ *   2. Every byte read from the file is hashed exactly once, in file
+ *      order (in fetch, prime and refill), so after the end the digest is
+ *      the whole input's.
  *   3. Decoded field bytes and raw bytes never exceed max_record each; the
- *      field table never exceeds max_fields entries. Past a cap the record
- *      is scanned to its end without storing, and flagged.
+ *      field table never exceeds max_fields entries. Past a cap the
+ *      reference reader scans the record to its end without storing, and
+ *      flags it.
+ *   4. The buffer only moves (refill compacts it) at the start of a
+ *      record, so what a returned record borrows stays put until the next
+ *      call.
  *
  * Threading: one reader, one thread.
  */
@@ -33,11 +52,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_CHUNK  (64 * 1024)
+#define READ_CHUNK  (256 * 1024)
 #define INITIAL_BUF 4096
 #define INITIAL_FLD 64
+#define DIRECT      SIZE_MAX /* offs[i]: the field points into the buffer */
 
 enum { S_START, S_UNQUOTED, S_QUOTED, S_AFTER_QUOTE };
+
+/* Byte classes of the fast path: what ends an unquoted field. */
+enum { B_DATA = 0, B_DELIM, B_LF, B_CR };
 
 struct batch_csv {
     char *name;
@@ -51,6 +74,8 @@ struct batch_csv {
     int64_t fetched;   /* bytes fetched (and hashed) */
     core_sha256_t sha; /* of the fetched bytes */
     char delim;
+    bool reference;   /* no fast path */
+    uint8_t cls[256]; /* byte classes (B_*) */
     size_t max_record, max_fields;
     int64_t line; /* physical line of the next byte */
 
@@ -61,7 +86,7 @@ struct batch_csv {
     size_t rawlen, rawcap;
     size_t nbytes; /* record bytes seen, uncapped (excluding the terminator) */
     batch_csv_field_t *fields;
-    size_t *offs; /* fields[i] starts at fbuf + offs[i] */
+    size_t *offs; /* fields[i] starts at fbuf + offs[i] (or DIRECT) */
     size_t nf, cap_fields;
     size_t field_start;
     bool field_quoted;
@@ -199,6 +224,25 @@ static int put_field(batch_csv_t *c, uint8_t b)
     return 0;
 }
 
+/* Makes room for field table entry `need` - 1 (need <= max_fields). */
+static int fields_reserve(batch_csv_t *c, size_t need)
+{
+    if (need <= c->cap_fields)
+        return 0;
+    size_t ncap = c->cap_fields == 0 ? INITIAL_FLD : CORE_MIN(c->cap_fields * 2, c->max_fields);
+    ncap = CORE_MAX(ncap, need);
+    batch_csv_field_t *f = core_realloc(CORE_MEM_BATCH, c->fields, ncap * sizeof *f);
+    if (f == NULL)
+        return core_error(CORE_ENOMEM, "csv: out of memory for %zu fields", ncap);
+    c->fields = f;
+    size_t *o = core_realloc(CORE_MEM_BATCH, c->offs, ncap * sizeof *o);
+    if (o == NULL)
+        return core_error(CORE_ENOMEM, "csv: out of memory for %zu fields", ncap);
+    c->offs = o;
+    c->cap_fields = ncap;
+    return 0;
+}
+
 static int end_field(batch_csv_t *c, int64_t line)
 {
     if (c->nf == c->max_fields) {
@@ -207,18 +251,9 @@ static int end_field(batch_csv_t *c, int64_t line)
         c->flen = c->field_start;
         return 0;
     }
-    if (c->nf == c->cap_fields) {
-        size_t ncap = c->cap_fields == 0 ? INITIAL_FLD : CORE_MIN(c->cap_fields * 2, c->max_fields);
-        batch_csv_field_t *f = core_realloc(CORE_MEM_BATCH, c->fields, ncap * sizeof *f);
-        if (f == NULL)
-            return core_error(CORE_ENOMEM, "csv: out of memory for %zu fields", ncap);
-        c->fields = f;
-        size_t *o = core_realloc(CORE_MEM_BATCH, c->offs, ncap * sizeof *o);
-        if (o == NULL)
-            return core_error(CORE_ENOMEM, "csv: out of memory for %zu fields", ncap);
-        c->offs = o;
-        c->cap_fields = ncap;
-    }
+    int rc = fields_reserve(c, c->nf + 1);
+    if (rc < 0)
+        return rc;
     c->offs[c->nf] = c->field_start;
     c->fields[c->nf].len = c->flen - c->field_start;
     c->fields[c->nf].quoted = c->field_quoted;
@@ -368,10 +403,223 @@ static int scan_record(batch_csv_t *c, batch_csv_record_t *rec)
     return 1;
 }
 
+/* ---- The fast path. */
+
+enum { FAST_NO = 0, FAST_OK = 1, FAST_MORE = 2 }; /* give up, done, buffer ended */
+
+/* Moves the unconsumed bytes (the start of a record) to the front of the
+ * buffer and reads more after them. File input with room left only. */
+static int refill(batch_csv_t *c)
+{
+    size_t keep = c->len - c->at;
+    if (c->at > 0 && keep > 0)
+        memmove(c->owned, c->buf + c->at, keep);
+    c->buf = c->owned;
+    c->at = 0;
+    c->len = keep;
+    ssize_t n;
+    do
+        n = read(c->fd, c->owned + keep, READ_CHUNK - keep);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return core_error(CORE_EIO, "%s: read at byte %lld: %s", c->name, (long long)c->fetched,
+                          strerror(errno));
+    core_sha256_update(&c->sha, c->owned + keep, (size_t)n);
+    c->fetched += n;
+    c->len += (size_t)n;
+    c->eof = n == 0;
+    return 0;
+}
+
+/* The quoted field opening at b[i]: *close gets its closing quote, *lfs
+ * grows by the line feeds inside, *esc is set if it holds "" escapes.
+ * FAST_MORE when the buffer ends first and more input may follow, FAST_NO
+ * when the input ends inside the field (unterminated). */
+static int quoted_end(const uint8_t *b, size_t i, size_t n, bool eof, size_t *close, int64_t *lfs,
+                      bool *esc)
+{
+    for (size_t q = i + 1;;) {
+        const uint8_t *e = memchr(b + q, '"', n - q);
+        size_t k = e != NULL ? (size_t)(e - b) : n;
+        for (size_t j = q; j < k; j++)
+            *lfs += b[j] == '\n';
+        if (e == NULL || (k + 1 == n && !eof))
+            return e == NULL && eof ? FAST_NO : FAST_MORE;
+        if (k + 1 < n && b[k + 1] == '"') {
+            *esc = true;
+            q = k + 2;
+            continue;
+        }
+        *close = k;
+        return FAST_OK;
+    }
+}
+
+/* Field k is p[0..n) with each "" made ", decoded into fbuf. */
+static int unescape(batch_csv_t *c, const uint8_t *p, size_t n, size_t k)
+{
+    if (c->flen + n > c->max_record)
+        return FAST_NO;
+    while (c->fcap < c->flen + n)
+        if (grow(&c->fbuf, &c->fcap, c->max_record) < 0)
+            return CORE_ENOMEM;
+    char *o = c->fbuf + c->flen;
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++) {
+        o[m++] = (char)p[j];
+        j += p[j] == '"';
+    }
+    c->offs[k] = c->flen;
+    c->fields[k].len = m;
+    c->flen += m;
+    return FAST_OK;
+}
+
+/* What follows field `nf` at b[*i]: a delimiter (FAST_MORE: another
+ * field), a line end or the end of the input (FAST_OK, *raw_end set), or
+ * anything else (FAST_NO: a CR that is data, a bad quote). *lfs counts the
+ * terminator. Returns FAST_MORE + 1 when the buffer ends first. */
+static int after_field(const batch_csv_t *c, size_t *i, size_t n, bool eof, size_t *raw_end,
+                       int64_t *lfs)
+{
+    const uint8_t *b = c->buf;
+    size_t at = *i;
+    if (at == n) {
+        *raw_end = at;
+        return eof ? FAST_OK : FAST_MORE + 1;
+    }
+    switch (c->cls[b[at]]) {
+    case B_DELIM:
+        *i = at + 1;
+        return FAST_MORE;
+    case B_LF:
+        *raw_end = at;
+        *i = at + 1;
+        (*lfs)++;
+        return FAST_OK;
+    case B_CR:
+        if (at + 1 == n && !eof)
+            return FAST_MORE + 1;
+        if (at + 1 < n && b[at + 1] != '\n')
+            return FAST_NO;
+        *raw_end = at;
+        *i = at + 1 + (at + 1 < n);
+        *lfs += at + 1 < n;
+        return FAST_OK;
+    default:
+        return FAST_NO;
+    }
+}
+
+/* The first byte at or after b[i] that ends an unquoted field (a
+ * delimiter, LF or CR), or n. Eight bytes at a time where it can: a byte
+ * equal to x turns the word w ^ (x * ones) into one with a zero byte,
+ * which (v - ones) & ~v & highs flags; flags can also appear above a true
+ * zero (a borrow), never below it, so the lowest flag is the first hit. */
+static size_t data_end(const batch_csv_t *c, const uint8_t *b, size_t i, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t d = ones * (uint8_t)c->delim, lf = ones * '\n', cr = ones * '\r';
+    for (; n - i >= 8; i += 8) {
+        uint64_t w, x, y, z;
+        memcpy(&w, b + i, 8);
+        x = w ^ d;
+        y = w ^ lf;
+        z = w ^ cr;
+        uint64_t m = (((x - ones) & ~x) | ((y - ones) & ~y) | ((z - ones) & ~z)) & highs;
+        if (m != 0)
+            return i + (size_t)__builtin_ctzll(m) / 8;
+    }
+#endif
+    while (i < n && c->cls[b[i]] == B_DATA)
+        i++;
+    return i;
+}
+
+/* Reads one record from buf[at..len) in place. FAST_OK with *rec filled
+ * (and the record consumed), FAST_NO (use the reference reader), FAST_MORE
+ * (the buffer ends inside the record), or CORE_ENOMEM. */
+static int fast_record(batch_csv_t *c, batch_csv_record_t *rec)
+{
+    const uint8_t *b = c->buf;
+    size_t n = c->len, start = c->at, i = c->at, nf = 0, raw_end = 0;
+    bool eof = c->eof;
+    int64_t lfs = 0;
+    int rc = FAST_MORE;
+    c->flen = 0;
+    while (rc == FAST_MORE) {
+        if (nf == c->max_fields)
+            return FAST_NO;
+        if ((rc = fields_reserve(c, nf + 1)) < 0)
+            return rc;
+        batch_csv_field_t *f = &c->fields[nf];
+        c->offs[nf] = DIRECT;
+        f->quoted = i < n && b[i] == '"';
+        if (f->quoted) {
+            size_t close = 0;
+            bool esc = false;
+            if ((rc = quoted_end(b, i, n, eof, &close, &lfs, &esc)) != FAST_OK)
+                return rc;
+            f->p = (const char *)b + i + 1;
+            f->len = close - i - 1;
+            if (esc && (rc = unescape(c, b + i + 1, close - i - 1, nf)) != FAST_OK)
+                return rc;
+            i = close + 1;
+        } else {
+            f->p = (const char *)b + i;
+            i = data_end(c, b, i, n);
+            f->len = (size_t)((const char *)b + i - f->p);
+        }
+        nf++;
+        rc = after_field(c, &i, n, eof, &raw_end, &lfs);
+    }
+    if (rc != FAST_OK)
+        return rc == FAST_NO ? FAST_NO : FAST_MORE;
+    if (raw_end - start > c->max_record)
+        return FAST_NO;
+    for (size_t k = 0; k < nf; k++)
+        if (c->offs[k] != DIRECT)
+            c->fields[k].p = c->fbuf + c->offs[k];
+    *rec = (batch_csv_record_t){.fields = c->fields,
+                                .nfields = nf,
+                                .line = c->line,
+                                .start = c->pos,
+                                .end = c->pos + (int64_t)(i - start),
+                                .raw = (const char *)b + start,
+                                .raw_len = raw_end - start,
+                                .fault = BATCH_CSV_OK};
+    c->nbytes = raw_end - start;
+    c->at = i;
+    c->pos = rec->end;
+    c->line += lfs;
+    return FAST_OK;
+}
+
+/* One record, which may be an empty line (nbytes 0): the fast path, or
+ * the reference reader where it gives up. 1, 0 at the end, or an error. */
+static int read_record(batch_csv_t *c, batch_csv_record_t *rec)
+{
+    for (;;) {
+        int rc;
+        if (peek(c, &rc) == -1)
+            return rc;
+        rc = c->reference ? FAST_NO : fast_record(c, rec);
+        if (rc == FAST_MORE && c->fd >= 0 && c->len - c->at < READ_CHUNK) {
+            if ((rc = refill(c)) < 0)
+                return rc;
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        return rc == FAST_OK ? 1 : scan_record(c, rec);
+    }
+}
+
 int batch_csv_next(batch_csv_t *c, batch_csv_record_t *rec)
 {
     for (;;) {
-        int rc = scan_record(c, rec);
+        int rc = read_record(c, rec);
         if (rc <= 0)
             return rc;
         if (c->nbytes > 0)
@@ -431,6 +679,10 @@ static int create(const char *name, const batch_csv_opts_t *o, batch_csv_t **out
     }
     c->fd = -1;
     c->delim = d;
+    c->reference = o != NULL && o->reference;
+    c->cls[(uint8_t)d] = B_DELIM;
+    c->cls['\n'] = B_LF;
+    c->cls['\r'] = B_CR;
     c->max_record = o != NULL && o->max_record != 0 ? o->max_record : BATCH_CSV_MAX_RECORD;
     c->max_fields = o != NULL && o->max_fields != 0 ? o->max_fields : BATCH_CSV_MAX_FIELDS;
     c->line = 1;

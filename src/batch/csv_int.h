@@ -19,9 +19,11 @@
  * Line numbers are physical lines (LF count + 1) where a record starts,
  * 1-based; the byte order mark does not count.
  *
- * Memory: one read buffer (64 KiB) plus, per record, the decoded fields and
- * the raw bytes, each capped at max_record bytes, and the field table,
- * capped at max_fields entries.
+ * Memory: one read buffer (256 KiB) plus, per record, the decoded fields
+ * and the raw bytes, each capped at max_record bytes, and the field table,
+ * capped at max_fields entries. Most records are returned in place: their
+ * fields and raw bytes point into the read buffer, and only fields with
+ * "" escapes are copied.
  *
  * Threading: a reader belongs to one thread.
  */
@@ -43,6 +45,8 @@ typedef struct {
     char delimiter;    /* 0: ','; '"', CR and LF are refused */
     size_t max_record; /* 0: BATCH_CSV_MAX_RECORD */
     size_t max_fields; /* 0: BATCH_CSV_MAX_FIELDS */
+    bool reference;    /* tests: read every record with the byte-at-a-time
+                        * reference reader (same results, slower) */
 } batch_csv_opts_t;
 
 typedef enum {

@@ -38,6 +38,14 @@ typedef struct {
     stream_expr_t *expr; /* or NULL */
 } source_t;
 
+/* A timestamp an expression gave, as import_render_timestamp wrote it for
+ * schema_decode_text: the encoder writes the same text again. */
+typedef struct {
+    const char *p; /* in the map's text buffer; NULL: none this row */
+    size_t n;
+    bool number;
+} rendered_t;
+
 struct import_map {
     const batch_job_def_t *job;
     const schema_t *schema;
@@ -56,6 +64,14 @@ struct import_map {
     bool row_ready;
     core_buf_t scratch, text, value, key;
     stream_expr_env_t env;
+    /* The encoder's fast path (see encode): per field its name written as
+     * a JSON key with the comma before it, `,"name":` (no comma for the
+     * first), all in `names`; false when a name cannot be written (then
+     * every row goes through the writer, which reports it). */
+    bool fast_names;
+    core_buf_t names;
+    size_t *name_end;     /* per field: end of its key text in names */
+    rendered_t *rendered; /* per field: the timestamp text of this row */
 };
 
 /* ---- Timestamps as text. */
@@ -292,6 +308,37 @@ static int field_of(const import_map_t *m, const char *name, const char *what, i
     return 0;
 }
 
+/* The field names as JSON keys for the encoder's fast path, cut from an
+ * object the writer writes, {"a":null,"b":null}: `"a":` then `,"b":` and
+ * so on. A name the writer refuses turns the fast path off. */
+static int build_names(import_map_t *m)
+{
+    m->name_end = core_calloc(CORE_MEM_BATCH, m->nfields + 1, sizeof *m->name_end);
+    m->rendered = core_calloc(CORE_MEM_BATCH, m->nfields + 1, sizeof *m->rendered);
+    if (m->name_end == NULL || m->rendered == NULL)
+        return core_error(CORE_ENOMEM, "%s: out of memory", m->path);
+    core_buf_t obj;
+    core_buf_init(&obj, CORE_MEM_BATCH, IMPORT_VALUE_MAX);
+    core_json_writer_t w;
+    core_json_writer_init(&w, &obj);
+    core_json_write_object_begin(&w);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < m->nfields; i++) {
+        const schema_field_t *f = schema_field(m->schema, i);
+        size_t from = obj.len;
+        if ((rc = core_json_write_key(&w, f->name, f->name_len)) == 0)
+            rc = core_buf_append(&m->names, obj.data + from, obj.len - from);
+        m->name_end[i] = m->names.len;
+        core_json_write_null(&w);
+    }
+    core_json_write_object_end(&w);
+    if (rc == 0)
+        rc = core_json_writer_finish(&w);
+    core_buf_fini(&obj);
+    m->fast_names = rc == 0;
+    return rc == CORE_ENOMEM ? rc : 0;
+}
+
 static int map_setup(import_map_t *m, const batch_csv_record_t *h)
 {
     int rc = header_check(m->path, h);
@@ -315,6 +362,8 @@ static int map_setup(import_map_t *m, const batch_csv_record_t *h)
         rc = core_buf_reserve(&m->scratch, SCRATCH_MAX);
     if (rc == 0)
         rc = core_buf_reserve(&m->text, TEXT_MAX);
+    if (rc == 0)
+        rc = build_names(m);
     return rc;
 }
 
@@ -333,6 +382,7 @@ int import_map_create(const batch_job_def_t *job, const char *path,
     core_buf_init(&m->text, CORE_MEM_BATCH, TEXT_MAX);
     core_buf_init(&m->value, CORE_MEM_BATCH, IMPORT_VALUE_MAX);
     core_buf_init(&m->key, CORE_MEM_BATCH, KEY_MAX);
+    core_buf_init(&m->names, CORE_MEM_BATCH, IMPORT_VALUE_MAX);
     m->path = core_strdup(CORE_MEM_BATCH, path);
     m->src = core_calloc(CORE_MEM_BATCH, m->nfields + 1, sizeof *m->src);
     int rc = m->path == NULL || m->src == NULL ? core_error(CORE_ENOMEM, "%s: out of memory", path)
@@ -365,6 +415,9 @@ void import_map_destroy(import_map_t *m)
     core_buf_fini(&m->text);
     core_buf_fini(&m->value);
     core_buf_fini(&m->key);
+    core_buf_fini(&m->names);
+    core_free(m->name_end);
+    core_free(m->rendered);
     core_free(m);
 }
 
@@ -415,13 +468,14 @@ static void set_env(import_map_t *m, const batch_csv_record_t *rec)
                                  .timestamp_us = core_wall_us()};
 }
 
-/* The text of a non-null expression result, for schema_decode_text. */
+/* The text of a non-null expression result, for schema_decode_text;
+ * *number: it is a timestamp written as an epoch number. */
 static int value_text(import_map_t *m, const schema_field_t *f, const schema_value_t *v,
-                      const char **p, size_t *n)
+                      const char **p, size_t *n, bool *number)
 {
     char tmp[160];
-    bool number;
     int w = 0;
+    *number = false;
     switch (v->type) {
     case SCHEMA_STRING:
     case SCHEMA_OBJECT:
@@ -440,7 +494,7 @@ static int value_text(import_map_t *m, const schema_field_t *f, const schema_val
         break;
     case SCHEMA_TIMESTAMP:
         w = f->type == SCHEMA_TIMESTAMP
-                ? (int)import_render_timestamp(f, v->v.i, tmp, sizeof tmp, &number)
+                ? (int)import_render_timestamp(f, v->v.i, tmp, sizeof tmp, number)
                 : (int)schema_format_timestamp(v->v.i, tmp);
         break;
     case SCHEMA_NULL:
@@ -473,7 +527,8 @@ static int expr_field(import_map_t *m, size_t i, const batch_csv_record_t *rec, 
     }
     const char *p;
     size_t n;
-    if ((rc = value_text(m, f, &v, &p, &n)) != 0)
+    bool number;
+    if ((rc = value_text(m, f, &v, &p, &n, &number)) != 0)
         return reject(m, row, rec->line, "too_big", "field \"%s\": value too long", f->name);
     schema_error_t err;
     if ((rc = schema_decode_text(m->schema, i, p, n, &m->row, &err)) != 0)
@@ -486,6 +541,8 @@ static int expr_field(import_map_t *m, size_t i, const batch_csv_record_t *rec, 
                       "(format %s)",
                       f->name, (int)CORE_MIN(n, 64), p,
                       f->ts_pattern != NULL ? f->ts_pattern : "of the field");
+    if (v.type == SCHEMA_TIMESTAMP && f->type == SCHEMA_TIMESTAMP)
+        m->rendered[i] = (rendered_t){.p = p, .n = n, .number = number};
     *ok = true;
     return 0;
 }
@@ -497,6 +554,7 @@ static int fill_row(import_map_t *m, const batch_csv_record_t *rec, import_row_t
     schema_row_clear(&m->row);
     core_buf_reset(&m->scratch);
     core_buf_reset(&m->text);
+    memset(m->rendered, 0, m->nfields * sizeof *m->rendered);
     if (m->hdr != NULL)
         set_env(m, rec);
     for (size_t i = 0; i < m->nfields; i++) {
@@ -615,8 +673,9 @@ static int write_value(core_json_writer_t *w, const schema_field_t *f, const sch
     return core_json_write_null(w);
 }
 
-/* The row as a JSON object in m->value, fields in schema order. */
-static int encode(import_map_t *m)
+/* The row as a JSON object in m->value, fields in schema order, through
+ * the writer. */
+static int encode_writer(import_map_t *m)
 {
     core_buf_reset(&m->value);
     core_json_writer_t w;
@@ -629,6 +688,181 @@ static int encode(import_map_t *m)
     }
     core_json_write_object_end(&w);
     return core_json_writer_finish(&w);
+}
+
+/* ---- The encoder's fast path: the same bytes as encode_writer.
+ *
+ * The object is put together from the field names written once per map
+ * (by the writer) and values appended directly when their text is certain:
+ *   - strings of printable ASCII other than '"' and '\\': quoted as they
+ *     are (nothing to escape, valid UTF-8);
+ *   - floats read from a CSV cell of the plain shape that float_text
+ *     accepts: the cell's text in the writer's form, without formatting
+ *     the double;
+ *   - timestamps from an expression: the text already rendered for the
+ *     field's check.
+ * Every other value goes through a writer of its own, appending to the
+ * same buffer, so its bytes and errors are the writer's. */
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* What core_json_write_double writes for the double that decimal cell
+ * p[0..n) reads as, made from the text; 0 when the cell is not of the
+ * shape where that is certain. The shape: an optional '-', an integer
+ * part without leading zeros (or "0"), an optional fraction, at most 15
+ * significant digits, and a value of 0 or at least 0.0001 in magnitude.
+ * Why it is the writer's text: a decimal of at most 15 significant digits
+ * (DBL_DIG) comes back unchanged from its nearest double at 15 digits, so
+ * the writer's first try, "%.15g", gives that decimal back and reads back
+ * as the same double. "%g" writes it in positional form (its exponent is
+ * between -4 and 14), drops leading zeros and the fraction's trailing
+ * zeros; the writer then adds ".0" when no point is left. */
+static size_t float_text(const char *p, size_t n, char out[48])
+{
+    size_t i = n > 0 && p[0] == '-', o = i;
+    if (i == 1)
+        out[0] = '-';
+    size_t ib = i;
+    while (i < n && is_digit(p[i]))
+        i++;
+    size_t ilen = i - ib, fb = i, fe = i;
+    if (ilen == 0 || ilen > 15 || (ilen > 1 && p[ib] == '0'))
+        return 0;
+    if (i < n && p[i] == '.')
+        for (fb = fe = ++i; i < n && is_digit(p[i]); fe = ++i)
+            ;
+    if (i != n)
+        return 0;
+    while (fe > fb && p[fe - 1] == '0')
+        fe--;
+    size_t sig = ilen + (fe - fb);
+    if (p[ib] == '0') {
+        size_t lead = 0;
+        while (fb + lead < fe && p[fb + lead] == '0')
+            lead++;
+        sig = fe - fb - lead;
+        if (sig > 0 && lead > 3)
+            return 0; /* below 0.0001: the writer uses an exponent */
+    }
+    if (sig > 15)
+        return 0;
+    memcpy(out + o, p + ib, ilen);
+    o += ilen;
+    out[o++] = '.';
+    if (fe == fb)
+        out[o++] = '0';
+    memcpy(out + o, p + fb, fe - fb);
+    return o + (fe - fb);
+}
+
+/* True when s[0..n) is printable ASCII without '"' and '\\' (eight bytes
+ * at a time: a byte below 0x20 or equal to '"' or '\\' makes a zero-byte
+ * test fire; a byte of 0x80 or more sets its own high bit). */
+static bool plain_text(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w, q, b;
+        memcpy(&w, s + i, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & highs)
+            return false;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+static int put_string(core_buf_t *o, const char *s, size_t n)
+{
+    if (!plain_text(s, n)) {
+        core_json_writer_t w;
+        core_json_writer_init(&w, o);
+        core_json_write_string(&w, s, n);
+        return core_json_writer_finish(&w);
+    }
+    int rc = core_buf_reserve(o, o->len + n + 2);
+    if (rc == 0) {
+        o->data[o->len] = '"';
+        memcpy(o->data + o->len + 1, s, n);
+        o->data[o->len + 1 + n] = '"';
+        o->len += n + 2;
+    }
+    return rc;
+}
+
+static int put_value(const import_map_t *m, size_t i, const batch_csv_record_t *rec, core_buf_t *o)
+{
+    const schema_value_t *v = &m->row.values[i];
+    const rendered_t *r = &m->rendered[i];
+    char tmp[48];
+    size_t n;
+    if (v->type == SCHEMA_STRING)
+        return put_string(o, v->v.s.p, v->v.s.len);
+    if (v->type == SCHEMA_NULL)
+        return core_buf_append(o, "null", 4);
+    if (v->type == SCHEMA_FLOAT && m->src[i].col >= 0 &&
+        (n = float_text(rec->fields[m->src[i].col].p, rec->fields[m->src[i].col].len, tmp)) > 0)
+        return core_buf_append(o, tmp, n);
+    if (v->type == SCHEMA_TIMESTAMP && r->p != NULL)
+        return r->number ? core_buf_append(o, r->p, r->n) : put_string(o, r->p, r->n);
+    core_json_writer_t w;
+    core_json_writer_init(&w, o);
+    write_value(&w, schema_field(m->schema, i), v);
+    return core_json_writer_finish(&w);
+}
+
+/* The row as a JSON object appended to O, through the fast path (which
+ * needs fast_names). */
+static int encode_fast(const import_map_t *m, const batch_csv_record_t *rec, core_buf_t *o)
+{
+    int rc = core_buf_append_u8(o, '{');
+    size_t from = 0;
+    for (size_t i = 0; rc == 0 && i < m->nfields; i++) {
+        rc = core_buf_append(o, m->names.data + from, m->name_end[i] - from);
+        from = m->name_end[i];
+        if (rc == 0)
+            rc = put_value(m, i, rec, o);
+    }
+    return rc == 0 ? core_buf_append_u8(o, '}') : rc;
+}
+
+/* The row as a JSON object in m->value (capped at IMPORT_VALUE_MAX). */
+static int encode(import_map_t *m, const batch_csv_record_t *rec)
+{
+    if (!m->fast_names)
+        return encode_writer(m);
+    core_buf_reset(&m->value);
+    return encode_fast(m, rec, &m->value);
+}
+
+/* Appends [key][value] to OUT directly, the common case: true when done;
+ * false with OUT as it was when the value fails, is over IMPORT_VALUE_MAX
+ * or OUT is full (finish_row then takes the general path, which gives the
+ * same bytes or reports what went wrong). */
+static bool append_direct(const import_map_t *m, const batch_csv_record_t *rec, core_buf_t *out,
+                          import_row_t *row)
+{
+    size_t mark = out->len;
+    if (!m->fast_names || (row->has_key && core_buf_append(out, m->key.data, m->key.len) != 0))
+        return false;
+    size_t at = out->len;
+    if (encode_fast(m, rec, out) != 0 || out->len - at > IMPORT_VALUE_MAX) {
+        out->len = mark;
+        return false;
+    }
+    row->key_len = row->has_key ? m->key.len : 0;
+    row->value_len = out->len - at;
+    row->valid = true;
+    return true;
 }
 
 static int finish_row(import_map_t *m, const batch_csv_record_t *rec, core_buf_t *out,
@@ -645,7 +879,9 @@ static int finish_row(import_map_t *m, const batch_csv_record_t *rec, core_buf_t
     }
     if ((rc = check_rules(m, rec, row, &ok)) != 0 || !ok)
         return rc;
-    rc = encode(m);
+    if (append_direct(m, rec, out, row))
+        return 0;
+    rc = encode(m, rec);
     if (rc == CORE_ETOOBIG)
         return reject(m, row, rec->line, "too_big", "the row is longer than %d bytes as JSON",
                       IMPORT_VALUE_MAX);
@@ -665,9 +901,7 @@ static int finish_row(import_map_t *m, const batch_csv_record_t *rec, core_buf_t
 int import_map_row(import_map_t *m, const batch_csv_record_t *rec, core_buf_t *out,
                    import_row_t *row)
 {
-    memset(row, 0, sizeof *row);
-    row->timestamp_ms = -1;
-    row->event_us = INT64_MIN;
+    *row = (import_row_t){.timestamp_ms = -1, .event_us = INT64_MIN};
     if (rec->fault != BATCH_CSV_OK) {
         /* The reader's message starts "line N: "; reject() says where. */
         const char *what = strstr(rec->error, ": ");

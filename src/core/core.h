@@ -309,14 +309,22 @@ static inline int core_varint_get32(const uint8_t *p, size_t len, int32_t *v)
 uint32_t core_crc32c(uint32_t crc, const void *p, size_t n);
 
 /* SHA-256 (FIPS 180-4), incremental. Checksums of imported files (lineage,
- * "already imported") and request signing. */
+ * "already imported") and request signing. core_sha256_init() uses the x86
+ * SHA extensions when the CPU has them (about ten times the portable
+ * speed), else portable C; core_sha256_init_portable() always takes the
+ * portable code (tests compare the two). Both give the same digests. A
+ * context belongs to one thread. */
 typedef struct {
     uint32_t h[8];
     uint64_t len; /* bytes hashed so far */
     uint8_t block[64];
     size_t used; /* bytes in block */
+    bool hw;     /* blocks go through the SHA extensions */
 } core_sha256_t;
 void core_sha256_init(core_sha256_t *c);
+void core_sha256_init_portable(core_sha256_t *c);
+/* True when this CPU has the SHA extensions (with SSSE3 and SSE4.1). */
+bool core_sha256_hw_available(void);
 void core_sha256_update(core_sha256_t *c, const void *p, size_t n);
 void core_sha256_final(core_sha256_t *c, uint8_t out[32]);
 /* Lower-case hex of a digest: 64 characters and a NUL. */

@@ -9,7 +9,7 @@
 #      violations, impossible dates, short rows, a bad quote): each lands in
 #      the dlq with its kind, line, file and the raw row;
 #   3. the sample again: skipped, no new record;
-#   4. a 200,000-row file killed with kill -9 in the middle of its import,
+#   4. a 600,000-row file killed with kill -9 in the middle of its import,
 #      then imported again: every row in the topic exactly once.
 # The store is SQLite, or PostgreSQL when STRATA_TEST_PG_URL is set.
 #
@@ -260,14 +260,18 @@ after=$(consume transactions | wc -l)
 [ "$before" = "$after" ] || { echo "FAIL: $before records before, $after after"; exit 1; }
 echo "again: skipped, still $after records"
 
-# ---- 4. kill -9 in the middle of an import, then again.
-$py - "$work" "$sample" <<'PY'
+# ---- 4. kill -9 in the middle of an import, then again. The big file is
+# copies of the sample with new ids, large enough that a kill lands while
+# the import runs.
+copies=30
+$py - "$work" "$sample" "$copies" <<'PY'
 import csv, sys
 work, sample = sys.argv[1:3]
+COPIES = int(sys.argv[3])
 rows = list(csv.reader(open(sample, newline='')))
 w = csv.writer(open(f"{work}/big.csv", "w", newline=""), lineterminator="\n")
 w.writerow(rows[0])
-for k in range(10):
+for k in range(COPIES):
     for r in rows[1:]:
         w.writerow(["T%d%07d" % (k + 1, int(r[0][1:]))] + r[1:])
 PY
@@ -276,7 +280,7 @@ big=("$strata" import "$work/big.csv" --topic replay --schema transaction --job 
   -c "$root/examples/transactions.yaml" --data "$data" --store "$url" "${maps[@]}")
 state() { q "SELECT \"state\" || ':' || \"rows\" FROM \"strata_imports\" WHERE \"topic\" = 'replay'"; }
 interrupted=
-for delay in 0.15 0.3 0.5 0.8 1.2 1.8 2.5; do
+for delay in 0.05 0.1 0.15 0.3 0.5 0.8 1.2 1.8 2.5; do
   "${big[@]}" >"$work/out4" 2>&1 &
   pid=$! # strata itself, so that the kill reaches it
   sleep "$delay"
@@ -297,15 +301,16 @@ done
 "${big[@]}" >"$work/out5"
 cat "$work/out5"
 consume replay | cut -f1 >"$work/ids5"
-$py - "$work" "$sample" <<'PY'
+$py - "$work" "$sample" "$copies" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1])
 from oracle import expect
 work, sample = sys.argv[1:3]
+COPIES = int(sys.argv[3])
 bad, good = expect(sample, {})
 ids = open(f"{work}/ids5").read().split()
 assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
-assert len(ids) == 10 * len(good), (len(ids), 10 * len(good))
+assert len(ids) == COPIES * len(good), (len(ids), COPIES * len(good))
 print(f"after kill -9 and a retry: {len(ids)} records, each once")
 PY
 [ "$(state)" = "completed:$(wc -l <"$work/ids5")" ] || { echo "FAIL: strata_imports $(state)"; exit 1; }

@@ -3,7 +3,8 @@
  * quoting, CRLF and LF, the byte order mark, delimiters, physical line
  * numbers of records that span lines, faulty records that the reader
  * reports and gets past, the caps, resuming at a record's end, the
- * SHA-256 of the input, and reading a file in several blocks.
+ * SHA-256 of the input, reading a file in several blocks, and the fast
+ * path against the byte-at-a-time reference reader on random input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -305,7 +306,7 @@ static void test_digest_of_the_input(void **state)
     batch_csv_close(c);
 }
 
-/* A file bigger than the reader's 64 KiB block, with records and a BOM
+/* A file bigger than the reader's 256 KiB block, with records and a BOM
  * crossing block boundaries, reads the same as from memory. */
 static void test_file_in_blocks(void **state)
 {
@@ -316,7 +317,7 @@ static void test_file_in_blocks(void **state)
     core_buf_t b;
     core_buf_init(&b, CORE_MEM_TEST, 1 << 22);
     assert_int_equal(core_buf_append_str(&b, "\xEF\xBB\xBFid,text\r\n"), 0);
-    for (int i = 0; i < 5000; i++)
+    for (int i = 0; i < 20000; i++)
         assert_int_equal(
             core_buf_printf(&b, "%d,\"row %d, \"\"quoted\"\"\nsecond line\"\r\n", i, i), 0);
     assert_int_equal(write(fd, b.data, b.len), (ssize_t)b.len);
@@ -339,8 +340,8 @@ static void test_file_in_blocks(void **state)
     }
     assert_int_equal(a, 0);
     assert_int_equal(batch_csv_next(m, &rm), 0);
-    assert_int_equal(n, 5001);
-    assert_int_equal(rf.line, 1 + 2 * 5000 - 1);
+    assert_int_equal(n, 20001);
+    assert_int_equal(rf.line, 1 + 2 * 20000 - 1);
     uint8_t d1[32], d2[32];
     batch_csv_digest(f, d1);
     batch_csv_digest(m, d2);
@@ -371,6 +372,129 @@ static void test_allocation_failures(void **state)
     }
 }
 
+/* ---- The fast path against the reference reader: every record the same
+ * (fields, quoting, line, offsets, raw bytes, fault and message), the same
+ * line after it, the same digest at the end. */
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Random CSV-ish text: mostly plain cells, with quotes, escapes, CR, LF,
+ * blank lines, both delimiters and stray bytes mixed in. */
+static void random_csv(uint64_t *s, core_buf_t *b, size_t len)
+{
+    static const char *const pieces[] = {
+        "a",    "bc",      "12.5", ",",  ",",    ",", "\n",           "\n",       "\r\n", "\"",
+        "\"\"", "\"x,y\"", ";",    "\r", "\n\n", " ", "\xEF\xBB\xBF", "\xC3\xA9", "\t",   "\"\n\"",
+    };
+    while (b->len < len) {
+        const char *p = pieces[rnd(s) % CORE_ARRAY_LEN(pieces)];
+        assert_int_equal(core_buf_append_str(b, p), 0);
+    }
+}
+
+static void same_record(const batch_csv_record_t *a, const batch_csv_record_t *b)
+{
+    assert_int_equal(a->nfields, b->nfields);
+    for (size_t i = 0; i < a->nfields; i++) {
+        assert_int_equal(a->fields[i].len, b->fields[i].len);
+        assert_int_equal(a->fields[i].quoted, b->fields[i].quoted);
+        if (a->fields[i].len > 0)
+            assert_memory_equal(a->fields[i].p, b->fields[i].p, a->fields[i].len);
+    }
+    assert_int_equal(a->line, b->line);
+    assert_int_equal(a->start, b->start);
+    assert_int_equal(a->end, b->end);
+    assert_int_equal(a->raw_len, b->raw_len);
+    if (a->raw_len > 0)
+        assert_memory_equal(a->raw, b->raw, a->raw_len);
+    assert_int_equal(a->fault, b->fault);
+    assert_string_equal(a->error, b->error);
+}
+
+/* Reads F (fast) and R (reference) side by side to the end. */
+static void same_reading(batch_csv_t *f, batch_csv_t *r)
+{
+    batch_csv_record_t rf, rr;
+    int a, z;
+    do {
+        a = batch_csv_next(f, &rf);
+        z = batch_csv_next(r, &rr);
+        assert_int_equal(a, z);
+        if (a == 1)
+            same_record(&rf, &rr);
+        assert_int_equal(batch_csv_line(f), batch_csv_line(r));
+    } while (a == 1);
+    uint8_t d1[32], d2[32];
+    batch_csv_digest(f, d1);
+    batch_csv_digest(r, d2);
+    assert_memory_equal(d1, d2, 32);
+    assert_int_equal(batch_csv_bytes_read(f), batch_csv_bytes_read(r));
+}
+
+static void test_fast_path_matches_reference(void **state)
+{
+    (void)state;
+    uint64_t s = 7;
+    core_buf_t b;
+    core_buf_init(&b, CORE_MEM_TEST, 1 << 16);
+    for (int round = 0; round < 20000; round++) {
+        core_buf_reset(&b);
+        random_csv(&s, &b, rnd(&s) % 200);
+        uint64_t k = rnd(&s);
+        batch_csv_opts_t o = {.delimiter = k & 1 ? ';' : ',',
+                              .max_record = k & 2 ? 1 + rnd(&s) % 24 : 0,
+                              .max_fields = k & 4 ? 1 + rnd(&s) % 5 : 0};
+        batch_csv_opts_t ref = o;
+        ref.reference = true;
+        batch_csv_t *f, *r;
+        assert_int_equal(batch_csv_open_mem("t.csv", b.data, b.len, &o, &f), 0);
+        assert_int_equal(batch_csv_open_mem("t.csv", b.data, b.len, &ref, &r), 0);
+        same_reading(f, r);
+        batch_csv_close(f);
+        batch_csv_close(r);
+    }
+    core_buf_fini(&b);
+}
+
+/* From a file: records cross the read buffer's edges at random places, and
+ * one field (300 KiB) is longer than the buffer. */
+static void test_fast_path_matches_reference_in_a_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/strata-csv-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    core_buf_t b;
+    core_buf_init(&b, CORE_MEM_TEST, 1 << 23);
+    uint64_t s = 11;
+    random_csv(&s, &b, 700 * 1024);
+    assert_int_equal(core_buf_append_str(&b, "\n\""), 0);
+    for (int i = 0; i < 300 * 1024; i++)
+        assert_int_equal(core_buf_append_u8(&b, i % 5000 == 0 ? '\n' : 'x'), 0);
+    assert_int_equal(core_buf_append_str(&b, "\",1\r\n"), 0);
+    random_csv(&s, &b, 1500 * 1024);
+    assert_int_equal(write(fd, b.data, b.len), (ssize_t)b.len);
+    close(fd);
+    batch_csv_opts_t ref = {.reference = true};
+    batch_csv_t *f, *r, *m;
+    assert_int_equal(batch_csv_open(path, NULL, &f), 0);
+    assert_int_equal(batch_csv_open(path, &ref, &r), 0);
+    same_reading(f, r);
+    batch_csv_close(f);
+    batch_csv_close(r);
+    assert_int_equal(batch_csv_open(path, NULL, &f), 0);
+    assert_int_equal(batch_csv_open_mem("m", b.data, b.len, &ref, &m), 0);
+    same_reading(f, m);
+    batch_csv_close(f);
+    batch_csv_close(m);
+    core_buf_fini(&b);
+    unlink(path);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -397,6 +521,8 @@ int main(void)
         cmocka_unit_test(test_digest_of_the_input),
         cmocka_unit_test(test_file_in_blocks),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_fast_path_matches_reference),
+        cmocka_unit_test(test_fast_path_matches_reference_in_a_file),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,11 @@
  * kind with its dlq row, skipping content already imported, globs, and
  * exactly-once resumption: a run that resumes after records were produced
  * past its saved progress (with another producer's record in between)
- * ends with the same partitions, record for record, as one clean run.
+ * ends with the same partitions, record for record, as one clean run,
+ * also when the rows to verify span several chunks; rows whose JSON is long
+ * enough to need several conversion passes per chunk; and the encoder's
+ * fast paths (numbers kept as written, strings without escapes, rendered
+ * timestamps) giving the JSON writer's bytes on random cells.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -526,46 +530,69 @@ static void produce_one(fx_t *f, int32_t p, const char *key, const char *value)
     assert_int_equal(bus_produce(f->bus, "tx", p, &m, 1, true, NULL), 0);
 }
 
-/* A crashed attempt had saved its progress after row CUT_ROWS, then
- * produced rows up to 1000 into partitions 0 and 1 only; another producer
- * wrote into partitions 0 and 2 meanwhile. The retry must leave exactly the
- * partitions a clean run makes (plus the other producer's records). */
-static void test_resume_after_partial_produce(void **state)
+/* Produces MSGS (keys and values of records read back) to partition p
+ * in one durable batch. */
+static void produce_recs(fx_t *f, int32_t p, const rec_t *const *recs, size_t n)
 {
-    (void)state;
+    if (n == 0)
+        return;
+    bus_message_t *m = calloc(n, sizeof *m);
+    assert_non_null(m);
+    for (size_t i = 0; i < n; i++)
+        m[i] = (bus_message_t){.key = recs[i]->key,
+                               .key_len = strlen(recs[i]->key),
+                               .value = recs[i]->value,
+                               .value_len = strlen(recs[i]->value),
+                               .timestamp_ms = -1};
+    assert_int_equal(bus_produce(f->bus, "tx", p, m, n, true, NULL), 0);
+    free(m);
+}
+
+/* A crashed attempt had saved its progress after row CUT, then produced
+ * rows up to PRODUCED into partitions 0 and 1 only; another producer wrote
+ * into partitions 0 and 2 meanwhile. The retry must leave exactly the
+ * partitions a clean run of BIG rows makes (plus the other producer's
+ * records). */
+static void resume_case(int big, int cut, int produced)
+{
     fx_t x, y;
     fx_open(&x);
     fx_open(&y);
     char px[400], py[400], sha[65], cut_sha[65];
     snprintf(px, sizeof px, "%s/big.csv", x.dir);
     snprintf(py, sizeof py, "%s/big.csv", y.dir);
-    gen_csv(px, BIG_ROWS, sha);
+    gen_csv(px, big, sha);
     result_t r;
     run_import(&x, px, 1, &r);
     assert_int_equal(r.rc, 0);
-    int64_t valid = count_valid(BIG_ROWS);
+    int64_t valid = count_valid(big);
     assert_int_equal(r.run.rows_out, valid);
 
     /* Y: the prefix imported and its progress saved. */
-    gen_csv(py, CUT_ROWS, cut_sha);
+    gen_csv(py, cut, cut_sha);
     run_import(&y, py, 1, &r);
     assert_int_equal(r.rc, 0);
-    assert_int_equal(r.run.rows_out, count_valid(CUT_ROWS));
+    assert_int_equal(r.run.rows_out, count_valid(cut));
     part_t xp[PARTS];
     for (int32_t p = 0; p < PARTS; p++)
         read_partition(&x, p, &xp[p]);
     produce_one(&y, 0, "foreign", "{\"a\":1}");
-    for (int32_t p = 0; p < 2; p++)
+    for (int32_t p = 0; p < 2; p++) {
+        const rec_t **list = calloc(xp[p].n + 1, sizeof *list);
+        size_t n = 0;
         for (size_t i = 0; i < xp[p].n; i++) {
-            int64_t n = key_row(xp[p].recs[i].key);
-            if (n > CUT_ROWS && n <= 1000)
-                produce_one(&y, p, xp[p].recs[i].key, xp[p].recs[i].value);
+            int64_t row = key_row(xp[p].recs[i].key);
+            if (row > cut && row <= produced)
+                list[n++] = &xp[p].recs[i];
         }
+        produce_recs(&y, p, list, n);
+        free(list);
+    }
     produce_one(&y, 2, "foreign", "{\"a\":2}");
 
     /* The whole file now stands where the prefix was, and the saved
      * progress (rows, next byte and line, end offsets) is the prefix's. */
-    gen_csv(py, BIG_ROWS, sha);
+    gen_csv(py, big, sha);
     schema_value_t k = {.type = SCHEMA_STRING, .v.s = {sha, 64}};
     assert_int_equal(store_exec(y.s,
                                 "UPDATE \"strata_imports\" SET \"sha256\" = ?1, \"state\" = "
@@ -575,7 +602,7 @@ static void test_resume_after_partial_produce(void **state)
     run_import(&y, py, 2, &r);
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.run.rows_out, valid);
-    assert_int_equal(r.run.rows_in, BIG_ROWS);
+    assert_int_equal(r.run.rows_in, big);
 
     size_t foreign = 0;
     for (int32_t p = 0; p < PARTS; p++) {
@@ -598,12 +625,26 @@ static void test_resume_after_partial_produce(void **state)
     }
     assert_int_equal(foreign, 2);
     assert_int_equal(q_int(&y, "SELECT \"rows\" FROM \"strata_imports\""), valid);
-    assert_int_equal(q_int(&y, "SELECT \"invalid\" FROM \"strata_imports\""), BIG_ROWS - valid);
+    assert_int_equal(q_int(&y, "SELECT \"invalid\" FROM \"strata_imports\""), big - valid);
     assert_int_equal(q_int(&y, "SELECT \"run_id\" FROM \"strata_imports\""), 2);
-    assert_int_equal(q_int(&y, "SELECT COUNT(*) FROM \"dlq\""), BIG_ROWS - valid);
-    assert_int_equal(q_int(&y, "SELECT COUNT(DISTINCT \"offset\") FROM \"dlq\""), BIG_ROWS - valid);
+    assert_int_equal(q_int(&y, "SELECT COUNT(*) FROM \"dlq\""), big - valid);
+    assert_int_equal(q_int(&y, "SELECT COUNT(DISTINCT \"offset\") FROM \"dlq\""), big - valid);
     fx_close(&x);
     fx_close(&y);
+}
+
+static void test_resume_after_partial_produce(void **state)
+{
+    (void)state;
+    resume_case(BIG_ROWS, CUT_ROWS, 1000);
+}
+
+/* The same over many chunks: the rows to verify span several of them, and
+ * the clean runs cross several sync points. */
+static void test_resume_across_chunks(void **state)
+{
+    (void)state;
+    resume_case(30000, 9000, 21000);
 }
 
 /* A crash after every record was produced but before any progress was
@@ -636,6 +677,283 @@ static void test_resume_when_everything_was_produced(void **state)
                      count_valid(BIG_ROWS));
     assert_int_equal(q_int(&f, "SELECT COUNT(*) FROM \"dlq\""), BIG_ROWS - count_valid(BIG_ROWS));
     fx_close(&f);
+}
+
+/* A run asked to stop stops before appending anything, says where a
+ * retry resumes, and leaves the import running; the retry completes it
+ * with every row once. */
+static void test_stop_then_resume(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    char path[400], sha[65];
+    snprintf(path, sizeof path, "%s/big.csv", f.dir);
+    gen_csv(path, 20000, sha);
+    static const int stop = 1;
+    f.job.path = path;
+    result_t r;
+    memset(&r, 0, sizeof r);
+    r.run = (batch_run_t){.job = &f.job, .env = &f.env, .store = f.s, .run_id = 1, .stop = &stop};
+    core_buf_init(&r.run.inputs, CORE_MEM_TEST, BATCH_LINEAGE_MAX);
+    core_buf_init(&r.run.outputs, CORE_MEM_TEST, BATCH_LINEAGE_MAX);
+    assert_int_equal(batch_import_run(&r.run), CORE_ECLOSED);
+    assert_non_null(strstr(core_error_detail(), "stopped at line 2"));
+    core_buf_fini(&r.run.inputs);
+    core_buf_fini(&r.run.outputs);
+    assert_int_equal(topic_count(&f), 0);
+    char text[512];
+    q_text(&f, "SELECT \"state\" FROM \"strata_imports\"", text);
+    assert_string_equal(text, "running");
+    run_import(&f, path, 2, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.run.rows_out, count_valid(20000));
+    assert_int_equal(topic_count(&f), (size_t)count_valid(20000));
+    assert_int_equal(q_int(&f, "SELECT COUNT(*) FROM \"dlq\""), 20000 - count_valid(20000));
+    fx_close(&f);
+}
+
+/* Rows whose JSON is far longer than their CSV (control characters are
+ * written \u00XX): a chunk of them takes several conversion passes, and
+ * each partition's records need several batches. Every row arrives once,
+ * in order, with the value the JSON writer gives. */
+static void test_long_values_take_several_passes(void **state)
+{
+    (void)state;
+    enum { ROWS = 120, CITY = 20000 };
+    fx_t f;
+    fx_open(&f);
+    char path[400];
+    snprintf(path, sizeof path, "%s/long.csv", f.dir);
+    char *city = malloc(CITY + 1);
+    assert_non_null(city);
+    memset(city, 1, CITY);
+    city[CITY] = '\0';
+    core_buf_t b, want;
+    core_buf_init(&b, CORE_MEM_TEST, 1 << 23);
+    core_buf_init(&want, CORE_MEM_TEST, 1 << 20);
+    assert_int_equal(core_buf_append_str(&b, "Transaction ID,Amount (INR),City,Date,Time\n"), 0);
+    for (int n = 1; n <= ROWS; n++)
+        assert_int_equal(core_buf_printf(&b, "T%d,%d.5,%s,1/1/16,%d\n", n, n, city, n % 60), 0);
+    write_file(path, (const char *)b.data, b.len);
+    result_t r;
+    run_import(&f, path, 1, &r);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.run.rows_out, ROWS);
+    size_t seen = 0;
+    for (int32_t p = 0; p < PARTS; p++) {
+        int64_t start, end, last = 0;
+        assert_int_equal(bus_offsets(f.bus, "tx", p, &start, &end), 0);
+        bus_reader_t *rd;
+        assert_int_equal(bus_reader_open(f.bus, "tx", p, start, &rd), 0);
+        while (bus_reader_position(rd) < end) {
+            bus_record_t rec[8];
+            size_t n;
+            assert_int_equal(bus_reader_poll(rd, rec, 8, &n, 1000), 0);
+            assert_true(n > 0);
+            for (size_t i = 0; i < n; i++, seen++) {
+                char key[32];
+                snprintf(key, sizeof key, "%.*s", (int)rec[i].key_len, rec[i].key);
+                int64_t row = key_row(key);
+                assert_true(row > last);
+                last = row;
+                char num[32], ts[40];
+                snprintf(num, sizeof num, "%lld.5", (long long)row);
+                snprintf(ts, sizeof ts, "2016-01-01T00:00:%02lldZ", (long long)row % 60);
+                core_json_writer_t w;
+                core_buf_reset(&want);
+                core_json_writer_init(&w, &want);
+                core_json_write_object_begin(&w);
+                core_json_write_key(&w, "id", 2);
+                core_json_write_string(&w, key, strlen(key));
+                core_json_write_key(&w, "amount", 6);
+                core_json_write_double(&w, strtod(num, NULL));
+                core_json_write_key(&w, "city", 4);
+                core_json_write_string(&w, city, CITY);
+                core_json_write_key(&w, "ts", 2);
+                core_json_write_string(&w, ts, strlen(ts));
+                core_json_write_object_end(&w);
+                assert_int_equal(core_json_writer_finish(&w), 0);
+                assert_int_equal(rec[i].value_len, want.len);
+                assert_memory_equal(rec[i].value, want.data, want.len);
+            }
+        }
+        bus_reader_close(rd);
+    }
+    assert_int_equal(seen, ROWS);
+    core_buf_fini(&b);
+    core_buf_fini(&want);
+    free(city);
+    fx_close(&f);
+}
+
+/* ---- The encoder's fast paths against the JSON writer. */
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* A number-like cell of many shapes: signs, leading and trailing zeros,
+ * long fractions, exponents, 15 to 17 significant digits, and some that
+ * are not numbers at all. */
+static void random_number(uint64_t *s, char *out, size_t cap)
+{
+    static const char *const odd[] = {"0",
+                                      "-0",
+                                      "0.0",
+                                      "-0.0",
+                                      "+5",
+                                      "5.",
+                                      ".5",
+                                      "-.5",
+                                      "00012",
+                                      "0.0001",
+                                      "0.00001",
+                                      "1e5",
+                                      "1E-3",
+                                      "12.3400",
+                                      "100000000000000",
+                                      "1000000000000000",
+                                      "999999999999999",
+                                      "0.000123",
+                                      "9007199254740993",
+                                      "1.7976931348623157e308",
+                                      "4.9e-324",
+                                      "abc",
+                                      "1.2.3",
+                                      "-",
+                                      "",
+                                      "0.30000000000000004"};
+    if (rnd(s) % 8 == 0) {
+        snprintf(out, cap, "%s", odd[rnd(s) % CORE_ARRAY_LEN(odd)]);
+        return;
+    }
+    size_t n = 0;
+    uint64_t k = rnd(s);
+    if (k % 5 == 0)
+        out[n++] = '-';
+    if (k % 31 == 1)
+        out[n++] = '+';
+    int ilen = (int)(rnd(s) % 17), flen = (int)(rnd(s) % 21);
+    if (ilen == 0 && flen == 0)
+        ilen = 1;
+    for (int i = 0; i < ilen && n + 2 < cap; i++)
+        out[n++] = (char)('0' + (i == 0 && rnd(s) % 6 ? 1 + rnd(s) % 9 : rnd(s) % 10));
+    if (flen > 0 || k % 7 == 3)
+        out[n++] = '.';
+    for (int i = 0; i < flen && n + 2 < cap; i++)
+        out[n++] = (char)('0' + (rnd(s) % 4 == 0 ? 0 : rnd(s) % 10));
+    if (k % 23 == 5 && n + 5 < cap)
+        n += (size_t)snprintf(out + n, cap - n, "e%d", (int)(rnd(s) % 40) - 20);
+    out[n] = '\0';
+}
+
+/* Text with and without characters the writer escapes. */
+static void random_text(uint64_t *s, char *out, size_t cap)
+{
+    static const char *const pieces[] = {
+        "a",    "MUMBAI", " ", "DELHI, NCR", "\"",           "\\", "\n", "\t",
+        "\x01", "\x7f",   "/", "\xc3\xa9",   "\xe2\x82\xac", "x",  "12"};
+    size_t n = 0, parts = rnd(s) % 6;
+    bool plain = rnd(s) % 2 == 0;
+    for (size_t i = 0; i < parts; i++) {
+        const char *p = pieces[plain ? rnd(s) % 2 * 14 : rnd(s) % CORE_ARRAY_LEN(pieces)];
+        size_t l = strlen(p);
+        if (n + l + 1 >= cap)
+            break;
+        memcpy(out + n, p, l);
+        n += l;
+    }
+    out[n] = '\0';
+}
+
+static void expect_row_json(const schema_t *schema, const char *num, const char *text, int64_t us,
+                            core_buf_t *want)
+{
+    core_json_writer_t w;
+    char tmp[160];
+    bool number;
+    core_buf_reset(want);
+    core_json_writer_init(&w, want);
+    core_json_write_object_begin(&w);
+    core_json_write_key(&w, "f", 1);
+    core_json_write_double(&w, strtod(num, NULL));
+    core_json_write_key(&w, "s", 1);
+    if (text[0] == '\0')
+        core_json_write_null(&w);
+    else
+        core_json_write_string(&w, text, strlen(text));
+    core_json_write_key(&w, "t", 1);
+    size_t n = import_render_timestamp(schema_field(schema, 2), us, tmp, sizeof tmp, &number);
+    core_json_write_string(&w, tmp, n);
+    core_json_write_key(&w, "e", 1);
+    n = import_render_timestamp(schema_field(schema, 3), us, tmp, sizeof tmp, &number);
+    assert_true(number);
+    core_json_write_raw(&w, tmp, n);
+    core_json_write_object_end(&w);
+    assert_int_equal(core_json_writer_finish(&w), 0);
+}
+
+static void test_values_match_the_writer(void **state)
+{
+    (void)state;
+    schema_t *schema;
+    assert_int_equal(schema_create("v", &schema), 0);
+    schema_field_def_t defs[] = {
+        {.name = "f", .type = SCHEMA_FLOAT, .required = true},
+        {.name = "s", .type = SCHEMA_STRING},
+        {.name = "t", .type = SCHEMA_TIMESTAMP, .format = "iso8601"},
+        {.name = "e", .type = SCHEMA_TIMESTAMP, .format = "epoch_ms"},
+    };
+    for (size_t i = 0; i < CORE_ARRAY_LEN(defs); i++) {
+        defs[i].min_length = defs[i].max_length = -1;
+        assert_int_equal(schema_add_field(schema, &defs[i]), 0);
+    }
+    assert_int_equal(schema_seal(schema), 0);
+    const char *expr = "to_timestamp(\"D\", '%d/%m/%y %H%M%S')";
+    batch_column_t cols[] = {
+        {"f", "F", NULL}, {"s", "S", NULL}, {"t", NULL, expr}, {"e", NULL, expr}};
+    batch_job_def_t job = {.name = "v", .schema = schema, .columns = cols, .ncolumns = 4};
+    batch_csv_field_t hf[3] = {{"F", 1, false}, {"S", 1, false}, {"D", 1, false}};
+    batch_csv_record_t header = {.fields = hf, .nfields = 3, .line = 1};
+    import_map_t *m;
+    assert_int_equal(import_map_create(&job, "v.csv", &header, &m), 0);
+    core_buf_t out, want;
+    core_buf_init(&out, CORE_MEM_TEST, 1 << 20);
+    core_buf_init(&want, CORE_MEM_TEST, 1 << 20);
+    uint64_t s = 5;
+    int valid = 0;
+    for (int i = 0; i < 30000; i++) {
+        char num[64], text[64], date[32];
+        random_number(&s, num, sizeof num);
+        random_text(&s, text, sizeof text);
+        snprintf(date, sizeof date, "%d/%d/%02d %02d%02d%02d", 1 + (int)(rnd(&s) % 28),
+                 1 + (int)(rnd(&s) % 12), (int)(rnd(&s) % 100), (int)(rnd(&s) % 24),
+                 (int)(rnd(&s) % 60), (int)(rnd(&s) % 60));
+        batch_csv_field_t fl[3] = {
+            {num, strlen(num), false}, {text, strlen(text), false}, {date, strlen(date), false}};
+        batch_csv_record_t rec = {.fields = fl, .nfields = 3, .line = 2 + i};
+        import_row_t row;
+        core_buf_reset(&out);
+        assert_int_equal(import_map_row(m, &rec, &out, &row), 0);
+        if (!row.valid)
+            continue;
+        valid++;
+        int64_t us;
+        assert_int_equal(
+            schema_parse_timestamp(SCHEMA_TS_STRFTIME, "%d/%m/%y %H%M%S", date, strlen(date), &us),
+            0);
+        expect_row_json(schema, num, text, us, &want);
+        assert_int_equal(out.len, want.len);
+        assert_memory_equal(out.data, want.data, want.len);
+    }
+    assert_true(valid > 20000);
+    core_buf_fini(&out);
+    core_buf_fini(&want);
+    import_map_destroy(m);
+    schema_destroy(schema);
 }
 
 /* ---- Pieces. */
@@ -731,6 +1049,10 @@ int main(void)
         cmocka_unit_test(test_glob_imports_each_file_in_order),
         cmocka_unit_test(test_setup_errors_name_the_problem),
         cmocka_unit_test(test_resume_after_partial_produce),
+        cmocka_unit_test(test_resume_across_chunks),
+        cmocka_unit_test(test_stop_then_resume),
+        cmocka_unit_test(test_long_values_take_several_passes),
+        cmocka_unit_test(test_values_match_the_writer),
         cmocka_unit_test(test_resume_when_everything_was_produced),
         cmocka_unit_test(test_render_timestamp),
         cmocka_unit_test(test_lpad_rpad),

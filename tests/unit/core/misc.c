@@ -2,7 +2,9 @@
  * Unit tests for the smaller pieces of core: arenas (alignment, cap,
  * oversize requests, reset), clocks and ISO-8601 formatting, logging
  * (level parsing, the environment override, line format, filtering,
- * truncation), core_parse_i64, and the I/O helpers.
+ * truncation), core_parse_i64, the I/O helpers, murmur2, and SHA-256 (the
+ * portable code and the SHA-extension path, each against FIPS 180 vectors
+ * and against each other).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -367,40 +369,105 @@ static void test_murmur2_kafka_vectors(void **state)
         assert_int_equal((int32_t)core_murmur2(cases[i].key, strlen(cases[i].key)), cases[i].hash);
 }
 
-/* ---- sha256: FIPS 180-4 example vectors, and chunking that crosses block
- * boundaries gives the one-shot digest. */
-static void sha256_of(const void *p, size_t n, char hex[65])
+/* ---- sha256: FIPS 180-4 example vectors through both block functions
+ * (the portable code and, when the CPU has them, the SHA extensions),
+ * chunking that crosses block boundaries, and the two paths agreeing on
+ * random inputs. */
+typedef void (*sha_init_fn)(core_sha256_t *c);
+
+static void sha256_of(sha_init_fn init, const void *p, size_t n, char hex[65])
 {
     core_sha256_t c;
     uint8_t d[32];
-    core_sha256_init(&c);
+    init(&c);
     core_sha256_update(&c, p, n);
     core_sha256_final(&c, d);
     core_sha256_hex(d, hex);
 }
 
-static void test_sha256_vectors(void **state)
+static void sha256_vectors(sha_init_fn init)
 {
-    (void)state;
     char hex[65];
-    sha256_of("", 0, hex);
+    sha256_of(init, "", 0, hex);
     assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    sha256_of("abc", 3, hex);
+    sha256_of(init, "abc", 3, hex);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    sha256_of(two, strlen(two), hex);
+    sha256_of(init, two, strlen(two), hex);
     assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    const char *four = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+                       "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    sha256_of(init, four, strlen(four), hex);
+    assert_string_equal(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 
     static char million[1000000];
     memset(million, 'a', sizeof million);
+    sha256_of(init, million, sizeof million, hex);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     core_sha256_t c;
     uint8_t d[32];
-    core_sha256_init(&c);
+    init(&c);
     for (size_t off = 0, step = 1; off < sizeof million; off += step, step = step % 97 + 1)
         core_sha256_update(&c, million + off, CORE_MIN(step, sizeof million - off));
     core_sha256_final(&c, d);
     core_sha256_hex(d, hex);
     assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+static void test_sha256_vectors_portable(void **state)
+{
+    (void)state;
+    core_sha256_t c;
+    core_sha256_init_portable(&c);
+    assert_false(c.hw);
+    sha256_vectors(core_sha256_init_portable);
+}
+
+/* The default path: the SHA extensions where the CPU has them. */
+static void test_sha256_vectors_default(void **state)
+{
+    (void)state;
+    core_sha256_t c;
+    core_sha256_init(&c);
+    assert_true(c.hw == core_sha256_hw_available());
+    sha256_vectors(core_sha256_init);
+}
+
+static uint64_t sha_rand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Random lengths (0 to 3 blocks and then some, and 300 KB) fed in random
+ * pieces: the default and the portable path give the same digest. */
+static void test_sha256_paths_agree(void **state)
+{
+    (void)state;
+    size_t cap = 300 * 1024;
+    uint8_t *buf = core_alloc(CORE_MEM_TEST, cap);
+    assert_non_null(buf);
+    uint64_t s = 42;
+    for (size_t i = 0; i < cap; i++)
+        buf[i] = (uint8_t)sha_rand(&s);
+    for (int round = 0; round < 600; round++) {
+        size_t n = round < 300 ? (size_t)round : round < 599 ? sha_rand(&s) % 5000 : cap;
+        size_t from = sha_rand(&s) % (cap - n + 1);
+        core_sha256_t a, b;
+        core_sha256_init(&a);
+        core_sha256_init_portable(&b);
+        for (size_t off = 0; off < n;) {
+            size_t k = CORE_MIN(n - off, (size_t)(sha_rand(&s) % 200));
+            core_sha256_update(&a, buf + from + off, k);
+            core_sha256_update(&b, buf + from + off, k);
+            off += k;
+        }
+        uint8_t da[32], db[32];
+        core_sha256_final(&a, da);
+        core_sha256_final(&b, db);
+        assert_memory_equal(da, db, 32);
+    }
+    core_free(buf);
 }
 
 int main(void)
@@ -421,7 +488,9 @@ int main(void)
         cmocka_unit_test(test_pwrite_enospc),
         cmocka_unit_test(test_fsync_dir),
         cmocka_unit_test(test_murmur2_kafka_vectors),
-        cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_sha256_vectors_portable),
+        cmocka_unit_test(test_sha256_vectors_default),
+        cmocka_unit_test(test_sha256_paths_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
