@@ -121,23 +121,14 @@ static void *sample_threads(void *arg)
 
 static int setup(const opts_t *o, env_t *e)
 {
-    char logdir[4200];
     snprintf(e->root, sizeof e->root, "%s/bench-lake-XXXXXX", o->dir);
     if (mkdtemp(e->root) == NULL)
         return core_error(CORE_EIO, "cannot make a directory under %s", o->dir);
-    snprintf(logdir, sizeof logdir, "%s/log", e->root);
     snprintf(e->ndjson, sizeof e->ndjson, "%s/ticks.ndjson", e->root);
-    seglog_topic_config_t tc;
-    seglog_topic_config_default(&tc);
-    tc.partitions = PARTITIONS;
-    tc.flush = SEGLOG_FLUSH_NEVER;
     e->schema = bench_ticks_schema();
-    int rc = e->schema != NULL ? seglog_open(logdir, &e->log) : CORE_ENOMEM;
-    if (rc == 0)
-        rc = seglog_topic_create(e->log, "ticks", &tc);
-    if (rc == 0)
-        rc = bus_open_seglog(e->log, &e->bus);
-    return rc;
+    if (e->schema == NULL)
+        return CORE_ENOMEM;
+    return bench_ticks_log(e->root, "ticks", PARTITIONS, &e->log, &e->bus);
 }
 
 static void teardown(const opts_t *o, env_t *e)

@@ -395,23 +395,14 @@ typedef struct {
 
 static int setup(const opts_t *o, env_t *e)
 {
-    char logdir[4200];
     snprintf(e->root, sizeof e->root, "%s/bench-stream-XXXXXX", o->dir);
     if (mkdtemp(e->root) == NULL)
         return CORE_EIO;
-    snprintf(logdir, sizeof logdir, "%s/log", e->root);
     snprintf(e->ndjson, sizeof e->ndjson, "%s/ticks.ndjson", e->root);
-    seglog_topic_config_t tc;
-    seglog_topic_config_default(&tc);
-    tc.partitions = PARTITIONS;
-    tc.flush = SEGLOG_FLUSH_NEVER;
     e->schema = bench_ticks_schema();
-    int rc = e->schema != NULL ? seglog_open(logdir, &e->log) : CORE_ENOMEM;
-    if (rc == 0)
-        rc = seglog_topic_create(e->log, "ticks", &tc);
-    if (rc == 0)
-        rc = bus_open_seglog(e->log, &e->bus);
-    return rc;
+    if (e->schema == NULL)
+        return CORE_ENOMEM;
+    return bench_ticks_log(e->root, "ticks", PARTITIONS, &e->log, &e->bus);
 }
 
 static void teardown(env_t *e)

@@ -94,6 +94,23 @@ int bench_ticks_produce(bus_t *bus, const char *topic, int32_t partitions, int64
     return rc;
 }
 
+int bench_ticks_log(const char *root, const char *topic, int32_t partitions, seglog_t **log,
+                    bus_t **bus)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/log", root);
+    seglog_topic_config_t tc;
+    seglog_topic_config_default(&tc);
+    tc.partitions = partitions;
+    tc.flush = SEGLOG_FLUSH_NEVER;
+    int rc = seglog_open(dir, log);
+    if (rc == 0)
+        rc = seglog_topic_create(*log, topic, &tc);
+    if (rc == 0)
+        rc = bus_open_seglog(*log, bus);
+    return rc;
+}
+
 schema_t *bench_ticks_schema(void)
 {
     schema_t *s = NULL;

@@ -12,6 +12,7 @@
 
 #include "bus/bus.h"
 #include "schema/schema.h"
+#include "seglog/seglog.h"
 
 #define TICKS_SYMBOLS 100
 #define TICKS_BASE_MS 1795341600000LL /* 2026-11-22T10:00:00Z */
@@ -45,6 +46,13 @@ int bench_ticks_json(bench_ticks_t *g, char *buf, size_t n, bench_tick_t *t);
 #define BENCH_TICKS_SEED 0x9e3779b97f4a7c15ull
 int bench_ticks_produce(bus_t *bus, const char *topic, int32_t partitions, int64_t events,
                         const char *ndjson, int64_t *volume);
+
+/* Opens a seglog in <root>/log holding the topic `topic` of `partitions`
+ * partitions (flush never: the benchmarks time the readers), and a bus
+ * over it. On failure what was opened is left in *log and *bus for the
+ * caller to close. */
+int bench_ticks_log(const char *root, const char *topic, int32_t partitions, seglog_t **log,
+                    bus_t **bus);
 
 /* The ticks' schema: symbol (string), price (float), bid and ask (optional
  * floats), volume (int), ts (ISO 8601 timestamp); the caller destroys it.

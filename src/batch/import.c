@@ -616,19 +616,6 @@ static int sync_point(file_t *f)
 
 /* ---- Reading a chunk (calling thread). */
 
-static int grow_array(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = CORE_MAX(need, *cap == 0 ? 256 : *cap * 2);
-    void *n = core_realloc(CORE_MEM_BATCH, *p, ncap * size);
-    if (n == NULL)
-        return CORE_ENOMEM;
-    *p = n;
-    *cap = ncap;
-    return 0;
-}
-
 /* Where field bytes q[0..n) lie inside the record's raw bytes, or -1. */
 static int64_t offset_in_raw(const batch_csv_record_t *rec, const char *q, size_t n)
 {
@@ -643,10 +630,11 @@ static int64_t offset_in_raw(const batch_csv_record_t *rec, const char *q, size_
 static int chunk_add(chunk_t *ch, const char *path, const batch_csv_record_t *rec,
                      int64_t next_line)
 {
-    int rc = grow_array((void **)&ch->recs, &ch->caprecs, ch->nrecs + 1, sizeof *ch->recs);
+    int rc = core_grow(CORE_MEM_BATCH, (void **)&ch->recs, &ch->caprecs, ch->nrecs + 1,
+                       sizeof *ch->recs);
     if (rc == 0)
-        rc = grow_array((void **)&ch->flds, &ch->capflds, ch->nflds + rec->nfields,
-                        sizeof *ch->flds);
+        rc = core_grow(CORE_MEM_BATCH, (void **)&ch->flds, &ch->capflds, ch->nflds + rec->nfields,
+                       sizeof *ch->flds);
     crec_t *r = rc == 0 ? &ch->recs[ch->nrecs] : NULL;
     if (r != NULL)
         *r = (crec_t){.line = rec->line,
@@ -705,7 +693,8 @@ static int scan_chunk(chunk_t *ch, const char *path, batch_csv_t *csv, bool *eof
 static int push_msg(const pipe_t *pp, chunk_t *ch, const batch_csv_record_t *rec,
                     const import_row_t *row, size_t at)
 {
-    if (grow_array((void **)&ch->msgs, &ch->capmsgs, ch->nmsgs + 1, sizeof *ch->msgs) != 0)
+    if (core_grow(CORE_MEM_BATCH, (void **)&ch->msgs, &ch->capmsgs, ch->nmsgs + 1,
+                  sizeof *ch->msgs) != 0)
         return core_error(CORE_ENOMEM, "%s: out of memory", pp->path);
     msg_t *m = &ch->msgs[ch->nmsgs++];
     m->has_key = row->has_key;
@@ -745,7 +734,8 @@ static int reject_row(const pipe_t *pp, chunk_t *ch, const batch_csv_record_t *r
 static int rebuild(worker_t *w, const chunk_t *ch, size_t k, batch_csv_record_t *rec)
 {
     const crec_t *r = &ch->recs[k];
-    if (grow_array((void **)&w->fields, &w->capfields, r->nfields + 1, sizeof *w->fields) != 0)
+    if (core_grow(CORE_MEM_BATCH, (void **)&w->fields, &w->capfields, r->nfields + 1,
+                  sizeof *w->fields) != 0)
         return core_error(CORE_ENOMEM, "%s: out of memory", w->pipe->path);
     const char *base = (const char *)ch->arena.data;
     for (uint32_t i = 0; i < r->nfields; i++) {

@@ -130,6 +130,25 @@ void *core_realloc(core_mem_tag_t tag, void *p, size_t n)
     return nh + 1;
 }
 
+int core_grow(core_mem_tag_t tag, void **arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap == 0 ? 16 : *cap;
+    while (n < need && n <= SIZE_MAX / 2)
+        n *= 2;
+    if (n < need || size == 0 || n > SIZE_MAX / size)
+        return core_error(CORE_ENOMEM, "out of memory: an array of %zu entries of %zu bytes", need,
+                          size);
+    void *p = core_realloc(tag, *arr, n * size);
+    if (p == NULL)
+        return core_error(CORE_ENOMEM, "out of memory: an array of %zu entries of %zu bytes", n,
+                          size);
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
 void core_free(void *p)
 {
     if (p == NULL)

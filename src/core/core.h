@@ -97,6 +97,11 @@ void *core_calloc(core_mem_tag_t tag, size_t count, size_t size); /* checks over
  * `tag`; otherwise the block keeps its own tag). On failure returns NULL and
  * leaves p valid. */
 void *core_realloc(core_mem_tag_t tag, void *p, size_t n);
+/* Grows the array *arr of *cap elements of `size` bytes so that it holds at
+ * least `need` (capacity doubling from 16; *arr may be NULL). 0, or
+ * CORE_ENOMEM (also when the size would overflow) with *arr and *cap
+ * unchanged. */
+int core_grow(core_mem_tag_t tag, void **arr, size_t *cap, size_t need, size_t size);
 void core_free(void *p); /* NULL is ignored */
 /* A NUL-terminated copy of s (or of its first n bytes), owned by the caller. */
 char *core_strdup(core_mem_tag_t tag, const char *s);

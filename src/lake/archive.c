@@ -151,21 +151,6 @@ struct arc_part {
 
 /* ---- Small helpers. */
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap == 0 ? 16 : *cap * 2;
-    while (n < need)
-        n *= 2;
-    void *p = core_realloc(CORE_MEM_LAKE, *arr, n * size);
-    if (p == NULL)
-        return core_error(CORE_ENOMEM, "archive: out of memory");
-    *arr = p;
-    *cap = n;
-    return 0;
-}
-
 static int64_t hour_of(int64_t us)
 {
     int64_t h = us / HOUR_US;
@@ -322,7 +307,8 @@ static arc_hour_t *find_hour(arc_part_t *p, int64_t hour)
 
 static arc_hour_t *add_hour(arc_part_t *p, int64_t hour)
 {
-    if (grow((void **)&p->hours, &p->caphours, p->nhours + 1, sizeof *p->hours) != 0)
+    if (core_grow(CORE_MEM_LAKE, (void **)&p->hours, &p->caphours, p->nhours + 1,
+                  sizeof *p->hours) != 0)
         return NULL;
     arc_hour_t *h = &p->hours[p->nhours++];
     memset(h, 0, sizeof *h);
@@ -353,7 +339,8 @@ static bool listed(const arc_part_t *p, int64_t hour)
 
 static int push_closed(arc_part_t *p, const arc_file_t *f)
 {
-    int rc = grow((void **)&p->closed, &p->capclosed, p->nclosed + 1, sizeof *p->closed);
+    int rc = core_grow(CORE_MEM_LAKE, (void **)&p->closed, &p->capclosed, p->nclosed + 1,
+                       sizeof *p->closed);
     if (rc == 0)
         p->closed[p->nclosed++] = *f;
     return rc;
@@ -480,7 +467,8 @@ static int publish(arc_part_t *p, bool count)
         if (rc == 0)
             upload(p, to);
         if (rc == 0)
-            rc = grow((void **)&p->forget, &p->capforget, p->nforget + 1, sizeof *p->forget);
+            rc = core_grow(CORE_MEM_LAKE, (void **)&p->forget, &p->capforget, p->nforget + 1,
+                           sizeof *p->forget);
         if (rc != 0) {
             p->closed[keep++] = *f;
             continue;
@@ -696,7 +684,8 @@ static int clean_staging(arc_part_t *p)
 static int register_part(arc_part_t *p, int32_t partitions)
 {
     lake_archive_t *a = p->a;
-    int rc = grow((void **)&a->parts, &a->capparts, a->nparts + 1, sizeof *a->parts);
+    int rc =
+        core_grow(CORE_MEM_LAKE, (void **)&a->parts, &a->capparts, a->nparts + 1, sizeof *a->parts);
     if (rc != 0)
         return rc;
     a->parts[a->nparts++] = p;

@@ -78,21 +78,6 @@ struct lake_scan {
     schema_value_t *vals;
 };
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap == 0 ? 16 : *cap * 2;
-    while (n < need)
-        n *= 2;
-    void *p = core_realloc(CORE_MEM_LAKE, *arr, n * size);
-    if (p == NULL)
-        return core_error(CORE_ENOMEM, "lake: out of memory for a scan");
-    *arr = p;
-    *cap = n;
-    return 0;
-}
-
 /* ------------------------------------------------------------------------
  * Listing the files
  * ------------------------------------------------------------------------ */
@@ -121,7 +106,8 @@ static int add_file(lake_scan_t *s, const char *dir, const char *name, int64_t f
     int n = snprintf(path, sizeof path, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof path)
         return core_error(CORE_EINVAL, "lake: path too long: %.200s/%.200s", dir, name);
-    int rc = grow((void **)&s->files, &s->capfiles, s->nfiles + 1, sizeof *s->files);
+    int rc =
+        core_grow(CORE_MEM_LAKE, (void **)&s->files, &s->capfiles, s->nfiles + 1, sizeof *s->files);
     if (rc != 0)
         return rc;
     scan_file_t *f = &s->files[s->nfiles];
@@ -249,7 +235,8 @@ static int add_group(lake_scan_t *s, const lake_reader_t *r, const cursor_t *k, 
         d.old = st.max.v.i < s->c.from_us;
     if (d.min_off >= s->c.before)
         return 0;
-    int rc = grow((void **)&s->groups, &s->capgroups, s->ngroups + 1, sizeof *s->groups);
+    int rc = core_grow(CORE_MEM_LAKE, (void **)&s->groups, &s->capgroups, s->ngroups + 1,
+                       sizeof *s->groups);
     if (rc == 0)
         s->groups[s->ngroups++] = d;
     return rc;

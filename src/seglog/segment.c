@@ -134,24 +134,10 @@ int seglog_segment_unlink(seglog_segment_t *s)
     return rc;
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    while (ncap < need)
-        ncap *= 2;
-    void *n = core_realloc(CORE_MEM_SEGLOG, *arr, ncap * elem);
-    if (n == NULL)
-        return CORE_ENOMEM;
-    *arr = n;
-    *cap = ncap;
-    return 0;
-}
-
 static int push_oidx(seglog_segment_t *s, uint32_t rel, uint32_t pos)
 {
-    int rc = grow((void **)&s->oidx, &s->cap_oidx, s->n_oidx + 1, sizeof *s->oidx);
+    int rc =
+        core_grow(CORE_MEM_SEGLOG, (void **)&s->oidx, &s->cap_oidx, s->n_oidx + 1, sizeof *s->oidx);
     if (rc == 0)
         s->oidx[s->n_oidx++] = (seglog_oidx_t){rel, pos};
     return rc;
@@ -168,7 +154,8 @@ static int push_tidx(seglog_segment_t *s, int64_t ts, uint32_t rel)
             return 0;
         }
     }
-    int rc = grow((void **)&s->tidx, &s->cap_tidx, s->n_tidx + 1, sizeof *s->tidx);
+    int rc =
+        core_grow(CORE_MEM_SEGLOG, (void **)&s->tidx, &s->cap_tidx, s->n_tidx + 1, sizeof *s->tidx);
     if (rc == 0)
         s->tidx[s->n_tidx++] = (seglog_tidx_t){ts, rel};
     return rc;
@@ -310,7 +297,8 @@ static int load_tidx(seglog_segment_t *s, const uint8_t *p, size_t n)
                        (ts > s->tidx[s->n_tidx - 1].ts && rel >= s->tidx[s->n_tidx - 1].rel_offset);
         if (!ordered || ts == SEGLOG_TS_NONE || !seglog_offsets_fit(s->base_offset, rel))
             return core_error(CORE_ECORRUPT, "%s.timeindex: entry %zu out of order", s->path, i);
-        if (grow((void **)&s->tidx, &s->cap_tidx, s->n_tidx + 1, sizeof *s->tidx) != 0)
+        if (core_grow(CORE_MEM_SEGLOG, (void **)&s->tidx, &s->cap_tidx, s->n_tidx + 1,
+                      sizeof *s->tidx) != 0)
             return CORE_ENOMEM;
         s->tidx[s->n_tidx++] = (seglog_tidx_t){ts, rel};
     }

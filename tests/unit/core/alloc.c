@@ -187,6 +187,35 @@ static void test_tag_names(void **state)
     }
 }
 
+/* core_grow: capacity doubles from 16 and covers `need`; a failed grow or
+ * an overflowing size leaves the array and its capacity as they were. */
+static void test_grow(void **state)
+{
+    (void)state;
+    int *v = NULL;
+    size_t cap = 0;
+    assert_int_equal(core_grow(CORE_MEM_TEST, (void **)&v, &cap, 0, sizeof *v), 0);
+    assert_null(v);
+    assert_int_equal(core_grow(CORE_MEM_TEST, (void **)&v, &cap, 1, sizeof *v), 0);
+    assert_int_equal(cap, 16);
+    for (int i = 0; i < 16; i++)
+        v[i] = i;
+    assert_int_equal(core_grow(CORE_MEM_TEST, (void **)&v, &cap, 100, sizeof *v), 0);
+    assert_int_equal(cap, 128);
+    assert_int_equal(v[15], 15);
+    int *before = v;
+    core_mem_fail_at(1, false);
+    assert_int_equal(core_grow(CORE_MEM_TEST, (void **)&v, &cap, 129, sizeof *v), CORE_ENOMEM);
+    core_mem_fail_at(0, false);
+    assert_ptr_equal(v, before);
+    assert_int_equal(cap, 128);
+    assert_int_equal(core_grow(CORE_MEM_TEST, (void **)&v, &cap, SIZE_MAX / 2, sizeof *v),
+                     CORE_ENOMEM);
+    assert_int_equal(cap, 128);
+    assert_int_equal(v[15], 15);
+    core_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_fail_at_nth),
         cmocka_unit_test(test_fail_persist_and_off),
         cmocka_unit_test(test_strdup),
+        cmocka_unit_test(test_grow),
         cmocka_unit_test(test_tag_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
