@@ -14,6 +14,11 @@ target_link_libraries(test_app_config PRIVATE strata_schema strata_core ${YAML_L
 target_compile_definitions(test_app_config PRIVATE
   APP_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/unit/app/fixtures")
 add_test(NAME unit/app/config COMMAND test_app_config)
+# The config's s3 section and archives' `upload` key.
+add_executable(test_app_config_s3 unit/app/config_s3.c ${STRATA_APP_CONFIG_SOURCES})
+target_link_libraries(test_app_config_s3 PRIVATE strata_schema strata_core ${YAML_LIB} m
+  ${CMOCKA_LIB})
+add_test(NAME unit/app/config_s3 COMMAND test_app_config_s3)
 
 strata_fuzz_target(app_config strata_schema strata_core ${YAML_LIB} m)
 target_sources(fuzz_replay_app_config PRIVATE ${STRATA_APP_CONFIG_SOURCES})

@@ -41,14 +41,6 @@ if(TARGET strata_lake)
   set_tests_properties(integration/lake/s3_put integration/lake/s3_archive
     PROPERTIES TIMEOUT 600)
 endif()
-# The config's s3 section and archives' `upload` key, compiled from the
-# loader's sources as tests/app.cmake does.
-if(DEFINED STRATA_APP_CONFIG_SOURCES)
-  add_executable(test_app_config_s3 unit/app/config_s3.c ${STRATA_APP_CONFIG_SOURCES})
-  target_link_libraries(test_app_config_s3 PRIVATE strata_schema strata_core ${YAML_LIB} m
-    ${CMOCKA_LIB})
-  add_test(NAME unit/app/config_s3 COMMAND test_app_config_s3)
-endif()
 # ---- end of the S3 upload block.
 # ---- lake: the Parquet reader (src/lake/reader.c, reader_page.c,
 # thrift_read.c) and the scan of an archive's partition (scan.c). Unit
