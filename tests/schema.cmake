@@ -1,5 +1,5 @@
 # The schema module's tests (included from tests/CMakeLists.txt).
-foreach(t build time decode text ordered)
+foreach(t build time decode text ordered pattern)
   strata_unit_test(schema ${t} strata_schema)
 endforeach()
 # Differential test of schema decoding against jansson.

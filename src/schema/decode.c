@@ -432,7 +432,9 @@ static int check_string(const schema_t *s, size_t i, const char *p, size_t n, sc
                               (long long)f->max_length);
     }
     if (f->pattern != NULL) {
-        int rc = pattern_match(&f->regex, p, n);
+        int rc = f->fast != NULL ? schema_fast_pattern_match(f->fast, p, n) : -1;
+        if (rc < 0)
+            rc = pattern_match(&f->regex, p, n);
         if (rc < 0)
             return rc;
         if (rc == 0) {

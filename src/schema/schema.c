@@ -139,6 +139,7 @@ static void field_free(schema_field_t *f)
     core_free(f->enum_lens);
     if (f->pattern != NULL)
         regfree(&f->regex);
+    schema_fast_pattern_free(f->fast);
     core_free(f->pattern);
     core_free(f->ts_pattern);
     core_free(f);
@@ -347,8 +348,10 @@ static int set_pattern(schema_field_t *f, const char *pattern)
                           pattern, msg);
     }
     f->pattern = core_strdup(CORE_MEM_SCHEMA, pattern);
-    if (f->pattern == NULL) {
+    if (f->pattern == NULL || schema_fast_pattern_compile(pattern, &f->fast) != 0) {
         regfree(&f->regex);
+        core_free(f->pattern);
+        f->pattern = NULL;
         return CORE_ENOMEM;
     }
     return CORE_OK;

@@ -97,6 +97,8 @@ typedef struct {
                           * pattern containing '%'; NULL is "auto" */
 } schema_field_def_t;
 
+typedef struct schema_fast_pattern schema_fast_pattern_t;
+
 /* A compiled field. Read-only after schema_seal(). */
 typedef struct {
     char *name;
@@ -110,7 +112,8 @@ typedef struct {
     size_t *enum_lens;
     size_t n_enum;
     char *pattern;
-    regex_t regex; /* valid when pattern != NULL */
+    regex_t regex;               /* valid when pattern != NULL */
+    schema_fast_pattern_t *fast; /* the pattern's fast matcher, or NULL (regexec) */
     schema_ts_format_t ts_format;
     char *ts_pattern; /* SCHEMA_TS_STRFTIME */
 } schema_field_t;

@@ -30,6 +30,16 @@ typedef struct {
     uint64_t mask[2];
 } schema_key_pattern_t;
 
+/* pattern.c: the fast matcher for simple patterns (see there). */
+#define SCHEMA_FAST_ATOMS 16
+/* *out gets the compiled pattern, or NULL when the pattern is not one the
+ * fast matcher takes (regexec decides). 0 or CORE_ENOMEM. */
+int schema_fast_pattern_compile(const char *pattern, schema_fast_pattern_t **out);
+void schema_fast_pattern_free(schema_fast_pattern_t *fp); /* NULL is ignored */
+/* 1 if p[0..n) matches the whole pattern, 0 if not, -1 if the value holds a
+ * NUL or a byte >= 0x80 (ask regexec). */
+int schema_fast_pattern_match(const schema_fast_pattern_t *fp, const char *p, size_t n);
+
 struct schema {
     char *name;              /* owned */
     schema_field_t **fields; /* owned, each owned; stable addresses */
