@@ -42,25 +42,9 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "../test_rng.h"
 
 #define DIFF_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static unsigned below(unsigned n)
-{
-    return (unsigned)(rnd() % n);
-}
 
 static void put(core_buf_t *b, const char *s)
 {

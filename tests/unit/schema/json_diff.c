@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "schema/schema.h"
+#include "../test_rng.h"
 
 #define MAX_VALUE 64
 #define MAX_DEPTH 32
@@ -57,29 +58,8 @@ static const schema_type_t types[NF] = {SCHEMA_BOOL,   SCHEMA_INT,       SCHEMA_
                                         SCHEMA_STRING, SCHEMA_TIMESTAMP, SCHEMA_OBJECT,
                                         SCHEMA_ARRAY,  SCHEMA_STRING};
 
-static uint64_t rng_state;
 static uint64_t seed = 0x5eed5c4e3a2024ULL;
 static long n_docs = 20000;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static unsigned below(unsigned n)
-{
-    return (unsigned)(rnd() % n);
-}
-
-static bool chance(unsigned pct)
-{
-    return below(100) < pct;
-}
 
 /* ---- generator ---------------------------------------------------------- */
 

@@ -33,30 +33,10 @@
 #include <cmocka.h>
 
 #include "schema/schema.h"
+#include "../test_rng.h"
 
-static uint64_t rng_state;
 static uint64_t seed = 0x0de5ed5eedULL;
 static long n_docs = 200000;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static unsigned below(unsigned n)
-{
-    return (unsigned)(rnd() % n);
-}
-
-static bool chance(unsigned pct)
-{
-    return below(100) < pct;
-}
 
 enum {
     F_ID,
