@@ -62,20 +62,6 @@ typedef struct {
     bool quick, keep;
 } opts_t;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* ---- Locations: weights per 10,000 rows for the cities; the rest of the
  * rows go to generated town names, weights 1/(rank + 10); 10 in 10,000 have no
  * location. */
@@ -562,10 +548,10 @@ static int forget_import(const char *url, const char *topic)
 static int timed_run(batch_runner_t *r, const char *job, const batch_param_t *params, size_t n,
                      double *wall, double *cpu)
 {
-    double w0 = now_s(), c0 = cpu_s();
+    double w0 = bench_seconds(CLOCK_MONOTONIC), c0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
     int rc = batch_run_now(r, job, params, n, NULL);
-    *wall = now_s() - w0;
-    *cpu = cpu_s() - c0;
+    *wall = bench_seconds(CLOCK_MONOTONIC) - w0;
+    *cpu = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
     if (rc != 0)
         fprintf(stderr, "bench_batch: job %s: %s\n", job, core_error_detail());
     return rc;
@@ -831,7 +817,7 @@ int main(int argc, char **argv)
     gen_t *g = core_calloc(CORE_MEM_TEST, 1, sizeof *g);
     tally_t *tally = core_calloc(CORE_MEM_TEST, (size_t)(LOCS + 1) * DAYS, sizeof *tally);
     int rc = g != NULL && tally != NULL ? setup(&o, &e) : CORE_ENOMEM;
-    double t0 = now_s();
+    double t0 = bench_seconds(CLOCK_MONOTONIC);
     if (rc == 0) {
         g->tally = tally;
         locs_init(&g->locs);
@@ -848,8 +834,8 @@ int main(int argc, char **argv)
     bool mem;
     printf("bench_batch: %s bank transactions, CSV of the sample's layout (%d locations, %d "
            "days; generated in %.1f s, not timed), in %s on %s\n",
-           bench_fmt_count(a, sizeof a, (double)o.rows), LOCS, DAYS, now_s() - t0, e.root,
-           bench_fs_name(e.root, &mem));
+           bench_fmt_count(a, sizeof a, (double)o.rows), LOCS, DAYS,
+           bench_seconds(CLOCK_MONOTONIC) - t0, e.root, bench_fs_name(e.root, &mem));
     char url[4300];
     snprintf(url, sizeof url, "sqlite:%s/store.db", e.root);
     printf("1. strata, SQLite store (import: calling thread + 2 converting threads; recompute: "

@@ -94,3 +94,17 @@ int bench_parse_count(const char *opt, const char *s, int64_t min, int64_t max, 
                 (long long)min, (long long)max);
     return rc;
 }
+
+double bench_seconds(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int64_t bench_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}

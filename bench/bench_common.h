@@ -1,6 +1,7 @@
 /*
  * bench_common.h - helpers the benchmark programs share: number formatting,
- * percentiles, paths, the file system under a directory, and cleanup.
+ * percentiles, clocks, paths, the file system under a directory, and
+ * cleanup.
  * Messages name the program set with bench_set_name().
  */
 #ifndef STRATA_BENCH_COMMON_H
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* The program name used in messages ("bench_kafka"). Borrowed. */
 void bench_set_name(const char *name);
@@ -23,6 +25,11 @@ int bench_path_join(char *out, size_t n, const char *dir, const char *name);
 const char *bench_fs_name(const char *dir, bool *memory);
 /* Removes dir and everything below it, reporting what it cannot. */
 void bench_remove_tree(const char *dir);
+/* Seconds on `clock`: CLOCK_MONOTONIC for wall time, CLOCK_PROCESS_CPUTIME_ID
+ * or CLOCK_THREAD_CPUTIME_ID for CPU time. */
+double bench_seconds(clockid_t clock);
+/* CPU time of the whole process, in nanoseconds. */
+int64_t bench_cpu_ns(void);
 /* Parses option `opt`'s whole-number value in [min, max], reporting errors. */
 int bench_parse_count(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out);
 

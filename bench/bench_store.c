@@ -59,13 +59,6 @@ typedef struct {
     double commit_share; /* of the wall time, inside store_commit */
 } figure_t;
 
-static int64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int fail(int rc, const char *what)
 {
     fprintf(stderr, "bench_store: %s: %s: %s\n", what, core_strerror(rc), core_error_detail());
@@ -94,7 +87,7 @@ static int store_pass(store_t *s, store_table_t *t, const options_t *o, int pass
         return fail(rc, "store_batch_create");
     char label[48];
     schema_value_t v[6];
-    int64_t commit_ns = 0, t0 = core_mono_ns(), c_0 = cpu_ns();
+    int64_t commit_ns = 0, t0 = core_mono_ns(), c_0 = bench_cpu_ns();
     for (int64_t i = 0; rc == 0 && i < o->rows; i++) {
         make_row(i, pass, label, sizeof label, v);
         rc = store_batch_upsert(b, t, v);
@@ -104,7 +97,7 @@ static int store_pass(store_t *s, store_table_t *t, const options_t *o, int pass
             commit_ns += core_mono_ns() - c0;
         }
     }
-    int64_t ns = core_mono_ns() - t0, cpu = cpu_ns() - c_0;
+    int64_t ns = core_mono_ns() - t0, cpu = bench_cpu_ns() - c_0;
     store_batch_destroy(b);
     if (rc != 0)
         return fail(rc, "store upsert");
@@ -155,7 +148,7 @@ static int sqlite_pass(sqlite3 *db, sqlite3_stmt *st, const options_t *o, int pa
     char label[48];
     schema_value_t v[6];
     int rc = 0;
-    int64_t t0 = core_mono_ns(), c_0 = cpu_ns();
+    int64_t t0 = core_mono_ns(), c_0 = bench_cpu_ns();
     for (int64_t i = 0; rc == 0 && i < o->rows; i++) {
         if (i % o->batch == 0)
             rc = sq_check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), "begin");
@@ -173,7 +166,7 @@ static int sqlite_pass(sqlite3 *db, sqlite3_stmt *st, const options_t *o, int pa
             rc = sq_check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
     }
     f->rows_s = (double)o->rows * 1e9 / (double)(core_mono_ns() - t0);
-    f->rows_cpu_s = (double)o->rows * 1e9 / (double)(cpu_ns() - c_0);
+    f->rows_cpu_s = (double)o->rows * 1e9 / (double)(bench_cpu_ns() - c_0);
     f->commit_share = 0;
     return rc;
 }
@@ -266,11 +259,11 @@ static int pg_reference(const char *url, const options_t *o, figure_t *f)
                       PGRES_COMMAND_OK, "create");
     core_buf_t buf;
     core_buf_init(&buf, CORE_MEM_TEST, (size_t)64 << 20);
-    int64_t t0 = core_mono_ns(), c_0 = cpu_ns();
+    int64_t t0 = core_mono_ns(), c_0 = bench_cpu_ns();
     for (int64_t i = 0; rc == 0 && i < o->rows; i += o->batch)
         rc = pg_copy_batch(c, o, i, 0, &buf);
     f->rows_s = (double)o->rows * 1e9 / (double)(core_mono_ns() - t0);
-    f->rows_cpu_s = (double)o->rows * 1e9 / (double)(cpu_ns() - c_0);
+    f->rows_cpu_s = (double)o->rows * 1e9 / (double)(bench_cpu_ns() - c_0);
     core_buf_fini(&buf);
     PQclear(PQexec(c, "DROP TABLE IF EXISTS strata_bench_copy"));
     PQfinish(c);

@@ -49,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,19 +76,6 @@ typedef struct {
 typedef struct {
     double wall, cpu; /* seconds; cpu = this process, user + system */
 } span_t;
-
-static double mono_s(void)
-{
-    return (double)core_mono_ns() / 1e9;
-}
-
-static double process_cpu_s(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
-           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
-}
 
 /* CPU seconds (user + system) of another process, from /proc; -1 if
  * unknown. */
@@ -133,14 +119,15 @@ static int run_alone(int64_t events, span_t *sp, double *bytes)
     gen_t *g = stocks_gen();
     if (g == NULL)
         return CORE_EFAILED;
-    double w0 = mono_s(), c0 = process_cpu_s(), sum = 0;
+    double w0 = bench_seconds(CLOCK_MONOTONIC), c0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID),
+           sum = 0;
     for (int64_t i = 0; i < events; i++) {
         gen_record_t r;
         gen_next(g, &r);
         sum += (double)(r.key_len + r.value_len);
     }
-    sp->wall = mono_s() - w0;
-    sp->cpu = process_cpu_s() - c0;
+    sp->wall = bench_seconds(CLOCK_MONOTONIC) - w0;
+    sp->cpu = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
     *bytes = sum;
     gen_destroy(g);
     return 0;
@@ -153,11 +140,11 @@ static int run_into(bus_t *bus, int64_t events, span_t *sp)
     if (g == NULL)
         return CORE_EFAILED;
     gen_stats_t st = {0};
-    double w0 = mono_s(), c0 = process_cpu_s();
+    double w0 = bench_seconds(CLOCK_MONOTONIC), c0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
     core_error_clear();
     int rc = gen_run(g, bus, TOPIC, 0, events, NULL, &st);
-    sp->wall = mono_s() - w0;
-    sp->cpu = process_cpu_s() - c0;
+    sp->wall = bench_seconds(CLOCK_MONOTONIC) - w0;
+    sp->cpu = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
     gen_destroy(g);
     int64_t total = 0;
     for (int32_t p = 0; rc == 0 && p < PARTITIONS; p++) {

@@ -208,13 +208,6 @@ static int kafka_fail(const char *what, const char *side, rd_kafka_resp_err_t er
     return CORE_EIO;
 }
 
-static int64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void nap_ns(int64_t ns)
 {
     struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
@@ -639,7 +632,7 @@ static int produce_round(bench_t *b, const side_t *s, run_t *r)
     if (rc != 0)
         goto done;
     ss.d.expect = n;
-    int64_t cpu0 = cpu_ns(), bcpu0 = s->strata ? proc_cpu_ns(b->broker_pid) : -1;
+    int64_t cpu0 = bench_cpu_ns(), bcpu0 = s->strata ? proc_cpu_ns(b->broker_pid) : -1;
     int64_t t0 = core_mono_ns();
     for (int64_t i = 0; i < n && rc == 0; i++) {
         rc = produce_value(ss.rk, ss.rkt, value);
@@ -650,7 +643,7 @@ static int produce_round(bench_t *b, const side_t *s, run_t *r)
         rc = flush_all(b, ss.rk, s, &ss.d);
     int64_t bcpu1 = s->strata ? proc_cpu_ns(b->broker_pid) : -1;
     *r = (run_t){.records = n, .ns = ss.d.done_ns - t0};
-    r->bench_cpu = (double)(cpu_ns() - cpu0) / (double)r->ns;
+    r->bench_cpu = (double)(bench_cpu_ns() - cpu0) / (double)r->ns;
     r->broker_cpu = bcpu0 >= 0 && bcpu1 >= 0 ? (double)(bcpu1 - bcpu0) / (double)r->ns : -1;
     if (rc == 0)
         rc = check_end(ss.rk, s, ss.topic, n + 1);
@@ -864,7 +857,7 @@ static int latency_measure(bench_t *b, const side_t *s, session_t *ss, latency_r
         return sys_fail("pthread_create", "consumer");
     }
     rc = await_consumer(b, ss, s, lr, warm);
-    int64_t t0 = core_mono_ns(), cpu0 = cpu_ns();
+    int64_t t0 = core_mono_ns(), cpu0 = bench_cpu_ns();
     int64_t bcpu0 = s->strata ? proc_cpu_ns(b->broker_pid) : -1;
     if (rc == 0)
         rc = paced_produce(ss, lr, rate);
@@ -874,7 +867,7 @@ static int latency_measure(bench_t *b, const side_t *s, session_t *ss, latency_r
         await_drain(lr);
     atomic_store(&lr->stop, true);
     int64_t bcpu1 = s->strata ? proc_cpu_ns(b->broker_pid) : -1, wall = core_mono_ns() - t0;
-    lr->bench_cpu = (double)(cpu_ns() - cpu0) / (double)wall;
+    lr->bench_cpu = (double)(bench_cpu_ns() - cpu0) / (double)wall;
     lr->broker_cpu = bcpu0 >= 0 && bcpu1 >= 0 ? (double)(bcpu1 - bcpu0) / (double)wall : -1;
     pthread_join(th, NULL);
     return rc;

@@ -70,22 +70,6 @@ typedef struct {
     stream_stats_t st;
 } run_t;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* CPU time of the whole process (every thread strata runs), or of the
- * calling thread. */
-static double cpu_s(clockid_t which)
-{
-    struct timespec t;
-    clock_gettime(which, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* The process's thread count, from /proc/self/status (0 if unknown). */
 static int thread_count(void)
 {
@@ -205,12 +189,12 @@ static int archive(const opts_t *o, env_t *e, run_t *r)
     int base = thread_count();
     pthread_t sampler;
     bool sampling = pthread_create(&sampler, NULL, sample_threads, &s) == 0;
-    double w0 = now_s(), c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
-    double t0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
+    double w0 = bench_seconds(CLOCK_MONOTONIC), c0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = bench_seconds(CLOCK_THREAD_CPUTIME_ID);
     rc = stream_pipeline_run_once(p, e->bus, r->url, &r->st);
-    r->wall = now_s() - w0;
-    r->cpu = cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-    r->own = cpu_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+    r->wall = bench_seconds(CLOCK_MONOTONIC) - w0;
+    r->cpu = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    r->own = bench_seconds(CLOCK_THREAD_CPUTIME_ID) - t0;
     if (sampling) {
         atomic_store(&s.stop, true);
         pthread_join(sampler, NULL);
@@ -361,7 +345,7 @@ int main(int argc, char **argv)
         return 2;
     core_log_set_level(CORE_LOG_ERROR);
     env_t e = {0};
-    double t0 = now_s();
+    double t0 = bench_seconds(CLOCK_MONOTONIC);
     int rc = setup(&o, &e);
     if (rc == 0)
         rc = bench_ticks_produce(e.bus, "ticks", PARTITIONS, o.events, e.ndjson, NULL);
@@ -373,7 +357,8 @@ int main(int argc, char **argv)
     char a[32];
     printf("bench_lake: %s stock ticks of ~100 bytes in %d partitions (generated in %.1f s), "
            "in %s\n",
-           bench_fmt_count(a, sizeof a, (double)o.events), PARTITIONS, now_s() - t0, e.root);
+           bench_fmt_count(a, sizeof a, (double)o.events), PARTITIONS,
+           bench_seconds(CLOCK_MONOTONIC) - t0, e.root);
     printf("1. strata archive pipeline, seglog -> Parquet (%s), durable and committed:\n", o.codec);
     run_t runs[2] = {{.cores = 1}, {.cores = 2}};
     for (int i = 0; i < 2 && rc == 0; i++) {

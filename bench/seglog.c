@@ -146,13 +146,6 @@ static int sys_fail(const char *what, const char *path)
     return errno == ENOSPC ? CORE_ENOSPC : CORE_EIO;
 }
 
-static int64_t cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static double secs(int64_t ns)
 {
     return (double)ns / 1e9;
@@ -329,7 +322,7 @@ static int append_prebuilt(seglog_part_t *p, pool_t *pl, bool sync, run_t *r)
     size_t len;
     int rc = 0;
     memset(r, 0, sizeof *r);
-    int64_t t0 = core_mono_ns(), c0 = cpu_ns();
+    int64_t t0 = core_mono_ns(), c0 = bench_cpu_ns();
     for (int64_t i = 0; i < n && rc == 0; i++) {
         pool_get(pl, i, &batch, &len);
         rc = seglog_append(p, batch, len, &base);
@@ -338,7 +331,7 @@ static int append_prebuilt(seglog_part_t *p, pool_t *pl, bool sync, run_t *r)
     if (rc == 0 && sync)
         rc = seglog_sync(p, seglog_log_end(p));
     r->ns = core_mono_ns() - t0;
-    r->cpu_ns = cpu_ns() - c0;
+    r->cpu_ns = bench_cpu_ns() - c0;
     r->records = pl->records;
     if (rc != 0)
         return fail(rc, sync ? "seglog_append/seglog_sync" : "seglog_append");
@@ -355,7 +348,7 @@ static int append_encoded(seglog_part_t *p, const uint8_t *value, int64_t record
     int rc = 0;
     memset(r, 0, sizeof *r);
     record_builder_init(&bld, CORE_MEM_APP, BATCH_MAX_BYTES);
-    int64_t t0 = core_mono_ns(), c0 = cpu_ns();
+    int64_t t0 = core_mono_ns(), c0 = bench_cpu_ns();
     for (int64_t seq = 0; seq < records && rc == 0; seq += BATCH_RECORDS) {
         int32_t n = (int32_t)CORE_MIN(BATCH_RECORDS, records - seq);
         rc = encode_batch(&bld, seq, n, value, &batch, &len);
@@ -364,7 +357,7 @@ static int append_encoded(seglog_part_t *p, const uint8_t *value, int64_t record
         r->bytes += (int64_t)len;
     }
     r->ns = core_mono_ns() - t0;
-    r->cpu_ns = cpu_ns() - c0;
+    r->cpu_ns = bench_cpu_ns() - c0;
     r->records = records;
     record_builder_fini(&bld);
     if (rc != 0)
@@ -386,7 +379,7 @@ static int write_reference(bench_t *b, pool_t *pl, bool datasync, run_t *r)
     if (fd < 0)
         return sys_fail("open", path);
     memset(r, 0, sizeof *r);
-    int64_t t0 = core_mono_ns(), c0 = cpu_ns();
+    int64_t t0 = core_mono_ns(), c0 = bench_cpu_ns();
     for (int64_t i = 0; i < pool_count(pl) && rc == 0; i++) {
         pool_get(pl, i, &batch, &len);
         if (write_all(fd, batch, len) != 0)
@@ -396,7 +389,7 @@ static int write_reference(bench_t *b, pool_t *pl, bool datasync, run_t *r)
     if (rc == 0 && datasync && fdatasync(fd) != 0)
         rc = sys_fail("fdatasync", path);
     r->ns = core_mono_ns() - t0;
-    r->cpu_ns = cpu_ns() - c0;
+    r->cpu_ns = bench_cpu_ns() - c0;
     r->records = pl->records;
     close(fd);
     unlink(path);
@@ -429,7 +422,7 @@ static int read_seglog(seglog_part_t *p, run_t *r)
     int rc = 0;
     memset(r, 0, sizeof *r);
     core_buf_init(&buf, CORE_MEM_APP, READ_BUF_MAX);
-    int64_t t0 = core_mono_ns(), c0 = cpu_ns();
+    int64_t t0 = core_mono_ns(), c0 = bench_cpu_ns();
     while (off < end && rc == 0) {
         core_buf_reset(&buf);
         rc = seglog_read(p, off, READ_MAX_BYTES, &buf);
@@ -450,7 +443,7 @@ static int read_seglog(seglog_part_t *p, run_t *r)
         }
     }
     r->ns = core_mono_ns() - t0;
-    r->cpu_ns = cpu_ns() - c0;
+    r->cpu_ns = bench_cpu_ns() - c0;
     core_buf_fini(&buf);
     if (rc != 0)
         return fail(rc, "seglog_read/record_iter");
@@ -505,14 +498,14 @@ static int read_plain(bench_t *b, seglog_part_t *p, run_t *r)
     uint8_t *buf = core_alloc(CORE_MEM_APP, READ_MAX_BYTES);
     rc = buf == NULL ? CORE_ENOMEM : 0;
     memset(r, 0, sizeof *r);
-    int64_t t0 = core_mono_ns(), c0 = cpu_ns();
+    int64_t t0 = core_mono_ns(), c0 = bench_cpu_ns();
     for (int i = 0; i < n && rc == 0; i++) {
         rc = bench_path_join(path, sizeof path, part_dir, names[i]->d_name);
         if (rc == 0)
             rc = pread_file(path, buf, r);
     }
     r->ns = core_mono_ns() - t0;
-    r->cpu_ns = cpu_ns() - c0;
+    r->cpu_ns = bench_cpu_ns() - c0;
     for (int i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -51,20 +51,6 @@ typedef struct {
     bool quick;
 } opts_t;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* ---- Pipelines. */
 
 static const stream_agg_def_t ohlc_aggs[] = {
@@ -128,10 +114,10 @@ static int run_pipeline(const stream_pipeline_def_t *d, bus_t *bus, const char *
     int rc = stream_pipeline_compile(d, compile_error, NULL, &p);
     if (rc != 0)
         return rc;
-    double w0 = now_s(), c0 = cpu_s();
+    double w0 = bench_seconds(CLOCK_MONOTONIC), c0 = bench_seconds(CLOCK_THREAD_CPUTIME_ID);
     rc = stream_pipeline_run_once(p, bus, url, st);
-    *wall = now_s() - w0;
-    *cpu = cpu_s() - c0;
+    *wall = bench_seconds(CLOCK_MONOTONIC) - w0;
+    *cpu = bench_seconds(CLOCK_THREAD_CPUTIME_ID) - c0;
     stream_pipeline_destroy(p);
     if (rc != 0)
         fprintf(stderr, "bench_stream: pipeline %s: %s\n", d->name, core_error_detail());
@@ -215,14 +201,14 @@ static int copy_reference(const char *url, int64_t events, double *secs)
                              "PRECISION, bid DOUBLE PRECISION, ask DOUBLE PRECISION, volume "
                              "BIGINT, ts BIGINT, PRIMARY KEY (_partition, _offset))"),
                    PGRES_COMMAND_OK);
-    double t0 = now_s();
+    double t0 = bench_seconds(CLOCK_MONOTONIC);
     if (rc == 0)
         rc = pg_ok(c, PQexec(c, "COPY copy_ref FROM STDIN"), PGRES_COPY_IN);
     for (size_t k = 0; rc == 0 && k < n; k++)
         rc = PQputCopyData(c, (const char *)chunks[k].data, (int)chunks[k].len) == 1 ? 0 : CORE_EIO;
     if (rc == 0)
         rc = PQputCopyEnd(c, NULL) == 1 ? pg_ok(c, PQgetResult(c), PGRES_COMMAND_OK) : CORE_EIO;
-    *secs = now_s() - t0;
+    *secs = bench_seconds(CLOCK_MONOTONIC) - t0;
     for (size_t k = 0; k < n; k++)
         core_buf_fini(&chunks[k]);
     free(chunks);
@@ -289,10 +275,10 @@ static int latency(bus_t *bus, seglog_t *log, const schema_t *s, const char *url
     }
     bench_ticks_t g;
     bench_ticks_init(&g, 42);
-    double start = now_s();
+    double start = bench_seconds(CLOCK_MONOTONIC);
     for (int64_t i = 0; rc == 0 && i < l.n; i++) {
         double due = start + (double)i / LAT_RATE;
-        while (now_s() < due)
+        while (bench_seconds(CLOCK_MONOTONIC) < due)
             ;
         char json[160];
         int len = bench_ticks_json(&g, json, sizeof json, NULL);
@@ -540,7 +526,7 @@ int main(int argc, char **argv)
     core_log_set_level(CORE_LOG_ERROR);
     env_t e = {0};
     int rc = setup(&o, &e);
-    double t0 = now_s();
+    double t0 = bench_seconds(CLOCK_MONOTONIC);
     if (rc == 0)
         rc = bench_ticks_produce(e.bus, "ticks", PARTITIONS, o.events, e.ndjson, &e.volume);
     if (rc != 0) {
@@ -551,7 +537,8 @@ int main(int argc, char **argv)
     char a[32];
     printf("bench_stream: %s stock ticks of ~100 bytes in %d partitions, %d symbols "
            "(generated in %.1f s)\n",
-           bench_fmt_count(a, sizeof a, (double)o.events), PARTITIONS, TICKS_SYMBOLS, now_s() - t0);
+           bench_fmt_count(a, sizeof a, (double)o.events), PARTITIONS, TICKS_SYMBOLS,
+           bench_seconds(CLOCK_MONOTONIC) - t0);
     printf("1. one core (the calling thread), from the seglog to the store:\n");
     double ohlc = 0, duck_s = 0;
     long duck_rows = 0;
