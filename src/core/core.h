@@ -585,6 +585,10 @@ int core_json_write_array_end(core_json_writer_t *w);
  * and control characters are escaped (\b \f \n \r \t, others \u00XX). */
 int core_json_write_key(core_json_writer_t *w, const char *s, size_t n);
 int core_json_write_string(core_json_writer_t *w, const char *s, size_t n);
+/* Appends s[0..n) to out as a JSON string, quoted and escaped as the writer
+ * escapes ('"', '\\', and control characters as \b \f \n \r \t or \u00XX);
+ * no UTF-8 check. 0 or out's append error. */
+int core_json_append_quoted(core_buf_t *out, const char *s, size_t n);
 int core_json_write_i64(core_json_writer_t *w, int64_t v);
 /* The shortest decimal that reads back as v, with ".0" added to integral
  * values so they stay doubles. NaN and infinities give CORE_EINVAL. */

@@ -139,8 +139,7 @@ int core_json_write_array_end(core_json_writer_t *w)
     return close_container(w, false);
 }
 
-/* Appends s[0..n) quoted and escaped. */
-static int put_quoted(core_buf_t *out, const char *s, size_t n)
+int core_json_append_quoted(core_buf_t *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     int rc = core_buf_append_u8(out, '"');
@@ -185,7 +184,7 @@ int core_json_write_key(core_json_writer_t *w, const char *s, size_t n)
         rc = core_buf_append_u8(w->out, ',');
     w->has_items |= bit;
     if (rc == 0)
-        rc = put_quoted(w->out, s, n);
+        rc = core_json_append_quoted(w->out, s, n);
     if (rc == 0)
         rc = core_buf_append_u8(w->out, ':');
     w->after_key = true;
@@ -199,7 +198,7 @@ int core_json_write_string(core_json_writer_t *w, const char *s, size_t n)
     int rc = begin_value(w);
     if (rc < 0)
         return rc;
-    if ((rc = put_quoted(w->out, s, n)) < 0)
+    if ((rc = core_json_append_quoted(w->out, s, n)) < 0)
         return stick(w, rc);
     if (w->depth == 0)
         w->done = true;

@@ -68,7 +68,6 @@ static bool plain(const char *s, size_t n)
  * control characters as \b \f \n \r \t or \u00XX); not UTF-8 fails. */
 static void put_quoted(gen_json_t *j, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     core_buf_t *b = &j->g->value;
     if (plain(s, n)) {
         if (!j->failed && n + 2 <= b->cap - b->len) {
@@ -83,29 +82,8 @@ static void put_quoted(gen_json_t *j, const char *s, size_t n)
         j->failed = true;
         return;
     }
-    put_char(j, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t elen = 2;
-        const char *short_form = c ? strchr("\bb\ff\nn\rr\tt", c) : NULL;
-        if (c < 0x20 && short_form) {
-            esc[1] = short_form[1];
-        } else if (c < 0x20) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        put(j, s + run, i - run);
-        put(j, esc, elen);
-        run = i + 1;
-    }
-    put(j, s + run, n - run);
-    put_char(j, '"');
+    if (!j->failed && core_json_append_quoted(b, s, n) != 0)
+        j->failed = true;
 }
 
 /* The member's `,"key":` (no comma before the first). Keys are the kinds'
