@@ -678,12 +678,17 @@ static bool drain_posts(kafka_server_t *s)
 
 static void eventfd_ready(kafka_server_t *s)
 {
-    /* Clear the flag before reading: a wake() that finds it still set is
-     * covered by the on_tick that follows this drain. */
-    atomic_store(&s->wake_pending, false);
+    /* Consume the kicks first, then clear the flag, then drain. A wake()
+     * that still finds the flag set made its post before the clear, so
+     * this drain (or on_tick's data check after it) sees it; one that finds
+     * it clear kicks again. Clearing before the read would lose the kick of
+     * a wake() that fell between the two, and leave the flag set with
+     * nothing to wake the loop: later posts would wait for unrelated
+     * traffic (a producer's acks=all answers stalled until it timed out). */
     uint64_t v;
     while (read(s->efd, &v, sizeof v) < 0 && errno == EINTR)
         ;
+    atomic_store(&s->wake_pending, false);
     drain_posts(s);
 }
 

@@ -778,6 +778,70 @@ static void test_post_and_wake(void **state)
     assert_true(atomic_load(&fx->ticks) > before);
 }
 
+/* Threads that each post and wait for their post to run, many times over,
+ * so posts keep landing while the loop handles the previous wake-up. A
+ * lost wake-up leaves a poster waiting for traffic that never comes. */
+#define RACE_THREADS 4
+#define RACE_ROUNDS  20000
+
+typedef struct {
+    fixture_t *fx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;       /* posts that have run */
+    bool timed_out; /* a post did not run within WAIT_MS */
+} racer_t;
+
+static void racer_ran(void *arg)
+{
+    racer_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->done++;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *racer_main(void *arg)
+{
+    racer_t *r = arg;
+    for (int i = 0; i < RACE_ROUNDS && !r->timed_out; i++) {
+        if (kafka_server_post(r->fx->srv, racer_ran, r) != 0)
+            abort(); /* out of memory in a test */
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += WAIT_MS / 1000;
+        pthread_mutex_lock(&r->mu);
+        while (r->done <= i && !r->timed_out)
+            if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT)
+                r->timed_out = r->done <= i;
+        pthread_mutex_unlock(&r->mu);
+    }
+    return NULL;
+}
+
+static void test_posts_from_racing_threads(void **state)
+{
+    fixture_t *fx = *state;
+    racer_t r[RACE_THREADS];
+    pthread_t t[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++) {
+        r[i] = (racer_t){.fx = fx, .done = 0, .timed_out = false};
+        pthread_mutex_init(&r[i].mu, NULL);
+        pthread_cond_init(&r[i].cv, NULL);
+        assert_int_equal(pthread_create(&t[i], NULL, racer_main, &r[i]), 0);
+    }
+    for (int i = 0; i < RACE_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    for (int i = 0; i < RACE_THREADS; i++) {
+        if (r[i].timed_out)
+            fail_msg("poster %d: post %d did not run within %d ms (a lost wake-up)", i, r[i].done,
+                     WAIT_MS);
+        assert_int_equal(r[i].done, RACE_ROUNDS);
+        pthread_mutex_destroy(&r[i].mu);
+        pthread_cond_destroy(&r[i].cv);
+    }
+}
+
 static void test_peer_and_id(void **state)
 {
     fixture_t *fx = *state;
@@ -872,6 +936,7 @@ int main(void)
         TEST(test_deferred_slot_outlives_connection, setup_default),
         TEST(test_requests_before_eof_are_served, setup_default),
         TEST(test_post_and_wake, setup_default),
+        TEST(test_posts_from_racing_threads, setup_default),
         TEST(test_peer_and_id, setup_default),
         TEST(test_stop_from_another_thread, setup_default),
         cmocka_unit_test(test_stop_before_run),
