@@ -917,6 +917,22 @@ void stream_winop_advance(stream_winop_t *op, int64_t wm)
         return;
     if (wm > op->wm)
         op->wm = wm;
+    if (op->wm == INT64_MAX) {
+        /* The input has ended: every open window closes, so no heap order
+         * is needed (popping them one by one is O(n log n)). */
+        for (uint32_t i = 0; i < op->nheap; i++) {
+            uint32_t wi = op->heap[i];
+            win_t *w = win_at(op, wi);
+            w->heap = NIL;
+            if (is_session(op))
+                session_unlink(op, wi);
+            w->flags |= W_FINAL;
+            mark_dirty(op, wi);
+        }
+        op->open -= op->nheap;
+        op->nheap = 0;
+        return;
+    }
     while (op->nheap > 0) {
         uint32_t wi = op->heap[0];
         win_t *w = win_at(op, wi);
@@ -1052,6 +1068,40 @@ int stream_winop_restore(stream_winop_t *op, const char *key, size_t klen, int64
         table_insert(&op->wtab, win_hash(op, kid, start), wi);
     heap_push(op, wi);
     op->open++;
+    return 0;
+}
+
+int stream_winop_merge(stream_winop_t *op, const char *key, size_t klen, int64_t start, int64_t end,
+                       const stream_agg_state_t *states)
+{
+    if (is_session(op))
+        return core_error(CORE_EINVAL, "window: session windows cannot be merged by window");
+    int rc = check_key_ts(key, klen, 0);
+    if (rc == 0)
+        rc = check_restore_shape(op, start, end);
+    if (rc < 0)
+        return rc;
+    if (!key)
+        key = "";
+    uint64_t khash = key_hash(op, key, klen);
+    uint32_t kid = key_find(op, key, klen, khash);
+    uint32_t wi = kid == NIL ? NIL : win_lookup(op, kid, start);
+    if (wi != NIL && (win_at(op, wi)->flags & W_FINAL))
+        return core_error(CORE_EINVAL, "window: window at %lld is final; nothing merges into it",
+                          (long long)start);
+    if (wi == NIL) {
+        rc = reserve_new(op, 1, &kid, key, klen, khash, start);
+        if (rc < 0)
+            return rc;
+        wi = win_new(op, kid, start, end, 0);
+        table_insert(&op->wtab, win_hash(op, kid, start), wi);
+        heap_push(op, wi);
+        op->open++;
+    }
+    stream_agg_state_t *st = win_states(win_at(op, wi));
+    for (size_t i = 0; i < op->naggs; i++)
+        stream_agg_merge(op->aggs[i], &st[i], &states[i]);
+    mark_dirty(op, wi);
     return 0;
 }
 

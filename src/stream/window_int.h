@@ -257,6 +257,16 @@ int stream_winop_drain(stream_winop_t *op, int (*fn)(void *arg, const stream_win
 int stream_winop_restore(stream_winop_t *op, const char *key, size_t klen, int64_t start,
                          int64_t end, const stream_agg_state_t *states);
 
+/* Folds partial states (naggs entries) into window [start, end) of key,
+ * creating it (open, changed) when absent: how operators that each saw a
+ * part of the input (partitions read on different threads) become one.
+ * Tumbling and hopping windows only; the window must not be final. Errors,
+ * with nothing changed: CORE_EINVAL for a session operator, a final window
+ * or [start, end) that cannot be a window of this operator, CORE_ETOOBIG at
+ * the cap, CORE_ERANGE for a key too long, CORE_ENOMEM. */
+int stream_winop_merge(stream_winop_t *op, const char *key, size_t klen, int64_t start, int64_t end,
+                       const stream_agg_state_t *states);
+
 /* Open windows held, and their approximate bytes. */
 size_t stream_winop_open(const stream_winop_t *op);
 size_t stream_winop_bytes(const stream_winop_t *op);

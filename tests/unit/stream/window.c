@@ -7,7 +7,8 @@
  * batch mode; drain semantics (each changed row once, final rows freed,
  * stop and resume); restore after a simulated crash against an
  * uninterrupted run (random data, all three kinds, several crash points);
- * a brute-force oracle over random out-of-order events; the open-window
+ * a brute-force oracle over random out-of-order events; merging operators
+ * that each saw part of the events (stream_winop_merge); the open-window
  * cap; allocation failure at every step; and an allocation-free warm path.
  *
  * Rows are drained into a fake store (a hash map of (key, start) -> row),
@@ -1080,6 +1081,79 @@ static void test_cap(void **state)
     stream_winop_destroy(op);
 }
 
+/* ---- Merge: operators that each saw a part of the events, folded into
+ * one, equal the operator that saw them all (tumbling and hopping). */
+
+static int merge_into(void *arg, const stream_winop_row_t *row)
+{
+    return stream_winop_merge(arg, row->key, row->klen, row->start, row->end, row->states);
+}
+
+static void test_merge(void **state)
+{
+    (void)state;
+    rng_state = 0x5eed5eedULL;
+    for (int kind = 0; kind < 2; kind++) {
+        stream_win_kind_t k = kind == 0 ? STREAM_WIN_TUMBLING : STREAM_WIN_HOPPING;
+        stream_winop_t *all = make_op(k, 100, 25, 0, true, 0);
+        stream_winop_t *part[3];
+        for (int i = 0; i < 3; i++)
+            part[i] = make_op(k, 100, 25, 0, true, 0);
+        for (int i = 0; i < 3000; i++) {
+            char key[8];
+            snprintf(key, sizeof key, "k%d", (int)rng_range(0, 19));
+            int64_t ts = rng_range(-500, 2000);
+            double x = (double)rng_range(-50, 50);
+            bool late = true;
+            assert_int_equal(add_ev(all, key, ts, x, i, INT64_MIN, i % 7 == 0, &late), 0);
+            assert_false(late);
+            assert_int_equal(add_ev(part[i % 3], key, ts, x, i, INT64_MIN, i % 7 == 0, &late), 0);
+            assert_false(late);
+        }
+        for (int i = 1; i < 3; i++) {
+            stream_winop_advance(part[i], INT64_MAX);
+            assert_int_equal(stream_winop_drain(part[i], merge_into, part[0]), 0);
+            assert_int_equal(stream_winop_open(part[i]), 0);
+        }
+        assert_int_equal(stream_winop_open(part[0]), stream_winop_open(all));
+        fstore_t want, got;
+        fs_init(&want);
+        fs_init(&got);
+        run_finish(all, &want);
+        run_finish(part[0], &got);
+        assert_true(fs_live(&want) > 0);
+        assert_stores_equal(&got, &want);
+        /* a final window takes no merge */
+        stream_agg_state_t st[NAGGS];
+        for (int i = 0; i < NAGGS; i++)
+            stream_agg_init(&st[i]);
+        stream_winop_t *fin = make_op(k, 100, 25, 0, true, 0);
+        add_ok(fin, "k", 10, 1, 0, false);
+        stream_winop_advance(fin, INT64_MAX);
+        assert_int_equal(stream_winop_merge(fin, "k", 1, 0, 100, st), CORE_EINVAL);
+        fs_fini(&want);
+        fs_fini(&got);
+        stream_winop_destroy(fin);
+        stream_winop_destroy(all);
+        for (int i = 0; i < 3; i++)
+            stream_winop_destroy(part[i]);
+    }
+    stream_agg_state_t st[NAGGS];
+    for (int i = 0; i < NAGGS; i++)
+        stream_agg_init(&st[i]);
+    stream_winop_t *op = make_op(STREAM_WIN_TUMBLING, 100, 0, 0, true, 1);
+    assert_int_equal(stream_winop_merge(op, "k", 1, 50, 150, st), CORE_EINVAL); /* misaligned */
+    assert_int_equal(stream_winop_merge(op, "k", 1, 0, 50, st), CORE_EINVAL);   /* wrong size */
+    assert_int_equal(stream_winop_merge(op, "k", 1, 0, 100, st), 0);
+    assert_int_equal(stream_winop_merge(op, "k", 1, 0, 100, st), 0); /* the same window */
+    assert_int_equal(stream_winop_merge(op, "k", 1, 100, 200, st), CORE_ETOOBIG); /* cap 1 */
+    assert_int_equal(stream_winop_open(op), 1);
+    stream_winop_destroy(op);
+    op = make_op(STREAM_WIN_SESSION, 100, 0, 0, true, 0);
+    assert_int_equal(stream_winop_merge(op, "k", 1, 0, 100, st), CORE_EINVAL);
+    stream_winop_destroy(op);
+}
+
 static int count_row(void *arg, const stream_winop_row_t *row)
 {
     size_t *rows = arg;
@@ -1309,6 +1383,7 @@ int main(void)
         cmocka_unit_test(test_hopping_membership),
         cmocka_unit_test(test_session_gap_boundary),
         cmocka_unit_test(test_session_merge),
+        cmocka_unit_test(test_merge),
         cmocka_unit_test(test_watermark_closing),
         cmocka_unit_test(test_late_events),
         cmocka_unit_test(test_batch_mode),
