@@ -41,6 +41,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -126,6 +127,25 @@ static int parse_input(const batch_run_t *run, input_t *out)
     else
         return core_error(CORE_EINVAL, "job %s: parameter input is '%s': use auto, log or lake",
                           run->job->name, v);
+    return 0;
+}
+
+/* The run parameter `threads`: threads reading the log (0, the default:
+ * the online CPUs; stream_recompute takes at most one per partition). */
+static int parse_threads(const batch_run_t *run, int *out)
+{
+    const char *v = batch_param_get(run, "threads");
+    *out = 0;
+    if (v == NULL)
+        return 0;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || n < 0 || n > 1024)
+        return core_error(CORE_EINVAL,
+                          "job %s: parameter threads is '%s': use a count from 1 to 1024, or 0 "
+                          "for one per CPU",
+                          run->job->name, v);
+    *out = (int)n;
     return 0;
 }
 
@@ -502,11 +522,15 @@ int batch_recompute_run(batch_run_t *run)
                           job->name, job->pipeline);
     int64_t lookback = job->lookback_ms > 0 ? job->lookback_ms : stream_pipeline_lookback_ms(p);
     job_t j = {.run = run, .p = p, .topic = stream_pipeline_topic(p)};
-    int rc = prepare(&j);
+    int threads = 0;
+    int rc = parse_threads(run, &threads);
+    if (rc == 0)
+        rc = prepare(&j);
     stream_recompute_opts_t o = {
         .from_us = run->interval_start_us,
         .to_us = run->interval_end_us,
         .read_from_ms = read_from_ms(run->interval_start_us, lookback),
+        .threads = threads,
         .stop = run->stop,
         .range_fn = lineage_range,
         .source_fn = source,

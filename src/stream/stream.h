@@ -242,9 +242,9 @@ int stream_view_query(store_t *s, const char *view, const stream_view_query_t *q
  * Recomputes the pipeline's windows that lie within [from_us, to_us)
  * (window_start >= from, window_end <= to) from the topic log, late events
  * included, with the speed layer's own code: the same decoding, validation,
- * filter, key, event time and aggregation (one window operator in batch
- * mode, fed from every partition, so nothing is late and each row is the
- * complete value of its window). Each window becomes one view row with
+ * filter, key, event time and aggregation (window operators in batch
+ * mode, merged into one before anything is written, so nothing is late
+ * and each row is the complete value of its window). Each window becomes one view row with
  * layer 'batch', partition -1, final = true, updated_at = the run's start
  * time; batch rows of the range that this run did not write (a window
  * whose events left the log, a session merged since) are deleted at the
@@ -270,7 +270,16 @@ int stream_view_query(store_t *s, const char *view, const stream_view_query_t *q
  *
  * Memory: every window of the range is held until the input ends; the
  * pipeline's max_windows cap applies (CORE_ETOOBIG: recompute shorter
- * ranges).
+ * ranges), to each reading thread's operator and to the merged one.
+ *
+ * Threads: `threads` threads read (0: the online CPUs), at most one per
+ * partition, partitions i, i + n, ... each; the calling thread is one of
+ * them. Each has its own task and window operator; when all are done, the
+ * others' windows are folded into the first's (stream_winop_merge), in
+ * thread order, so a rerun with the same thread count writes the same
+ * values (sums may differ in the last bits between thread counts). One
+ * thread reads for session windows, and when source_fn is to be called
+ * (it need not be thread-safe). Rows are written on the calling thread.
  *
  * Records the log no longer holds (retention): a partition's read starts
  * at its first stored offset S > 0 when bus_offset_for_time(read_from_ms)
@@ -311,6 +320,7 @@ typedef struct {
     int64_t from_us, to_us; /* the windows recomputed; from < to */
     int64_t read_from_ms;   /* record timestamp to read each partition from */
     size_t chunk_rows;      /* rows per commit; 0: 10000 */
+    int threads;            /* threads reading the log; 0: the online CPUs (see Threads) */
     const int *stop;        /* may be NULL; non-zero (atomic load): stop */
     /* Called once per partition with the offsets [from, to) to be read
      * from the log (lineage), before they are read; a nonzero return stops
@@ -337,7 +347,8 @@ typedef struct {
 } stream_recompute_stats_t;
 
 /* Runs a recompute of aggregate pipeline p (borrowed, used read-only, so a
- * runtime may be running it meanwhile) on the calling thread, over bus and
+ * runtime may be running it meanwhile) on the calling thread (and reading
+ * threads: see Threads above), over bus and
  * store (a migrated store; its connection is used for this run only).
  * Registers the view and creates its table if needed. out (may be NULL)
  * gets the figures, also on failure. Errors: CORE_EINVAL for a pipeline

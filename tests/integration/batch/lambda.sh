@@ -6,8 +6,9 @@
 # Then one recompute job per view (`strata jobs run`) covers every window;
 # the merged views (`strata views query`) must equal DuckDB's answer over
 # ALL valid events, late ones included, every row final and from the batch
-# layer, with 0 mismatches, and stay so when a job runs again. The dlq is
-# not written by the recompute; each run records the offsets it read.
+# layer, with 0 mismatches, and stay so when a job runs again (with one
+# reading thread per partition, or one in all). The dlq is not written by
+# the recompute; each run records the offsets it read.
 #
 # usage: lambda.sh STRATA sqlite|postgres [EVENTS]
 #   postgres: run through tests/integration/pg/with_pg.sh
@@ -85,8 +86,9 @@ dlq_before=$(q 'select count(*) from dlq')
 iso() { date -u -d "@$(( $1 / 1000 ))" +%Y-%m-%dT%H:%M:%SZ; }
 from=$(iso $(( base - 3600000 )))
 to=$(iso $(( base + 3600000 )))
-run_job() { # prints the run id
-  "$strata" jobs run "$1" -c "$work/lambda.yaml" --param "from=$from" --param "to=$to" \
+run_job() { # job [params...]: prints the run id
+  local job=$1; shift
+  "$strata" jobs run "$job" -c "$work/lambda.yaml" --param "from=$from" --param "to=$to" "$@" \
     >"$work/run.out"
   cat "$work/run.out" >&2
   sed -n 's/^run \([0-9]*\) of job .* completed$/\1/p' "$work/run.out"
@@ -96,9 +98,19 @@ for j in ohlc counts sessions; do
 done
 node "$node_dir/ticks.mjs" check "$work/all.json" "$strata" "$store"
 
-# A run again changes nothing.
-run_job ohlc_recompute >"$work/ohlc2.id"
+# A run again changes nothing, with one reading thread per partition or a
+# single one (the first runs used the default, one per CPU).
+run_job ohlc_recompute --param threads=3 >"$work/ohlc2.id"
+run_job counts_recompute --param threads=1 >/dev/null
 node "$node_dir/ticks.mjs" check "$work/all.json" "$strata" "$store"
+set +e
+"$strata" jobs run ohlc_recompute -c "$work/lambda.yaml" --param "from=$from" --param "to=$to" \
+  --param threads=lots >/dev/null 2>"$work/threads.err"
+status=$?
+set -e
+expect "threads=lots: exit status" "$status" 1
+grep -q "parameter threads is 'lots'" "$work/threads.err" &&
+  echo "ok: a bad thread count is refused" || { echo "FAIL: $(cat "$work/threads.err")"; fail=1; }
 
 expect "dlq rows after the recompute" "$(q 'select count(*) from dlq')" "$dlq_before"
 expect "batch rows of ticks_ohlc not final" \
