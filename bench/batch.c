@@ -30,7 +30,9 @@
  * Threads: the import job uses the calling thread (reading the CSV,
  * producing, progress) and two threads of its own that convert rows (so it
  * keeps both of this machine's cores busy, as DuckDB's default does); the
- * recompute job runs on the calling thread. DuckDB runs in a child process,
+ * recompute job reads the partitions on one thread per CPU (the calling
+ * thread and the others, at most one per partition) and writes the rows
+ * on the calling thread. DuckDB runs in a child process,
  * once with its default thread count and once with one thread.
  */
 #include <inttypes.h>
@@ -39,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batch/batch.h"
 #include "bench_common.h"
@@ -839,7 +842,8 @@ int main(int argc, char **argv)
     char url[4300];
     snprintf(url, sizeof url, "sqlite:%s/store.db", e.root);
     printf("1. strata, SQLite store (import: calling thread + 2 converting threads; recompute: "
-           "calling thread):\n");
+           "%ld reading threads, then the calling thread writes):\n",
+           CORE_MIN(sysconf(_SC_NPROCESSORS_ONLN), (long)PARTITIONS));
     strata_result_t r = {0};
     duck_t d = {0};
     int64_t bad = strata_section(&o, &e, g, url, "transactions", &r);
