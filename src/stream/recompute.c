@@ -347,6 +347,7 @@ static int write_row(void *arg, const stream_winop_row_t *row)
 static int write_rows(recompute_t *r)
 {
     stream_winop_advance(r->op, INT64_MAX);
+    stream_winop_sort_changed(r->op); /* the view's primary-key order */
     for (;;) {
         if (stopping(r))
             return stopped(r);

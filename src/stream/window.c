@@ -48,6 +48,7 @@
  */
 #include "stream/window_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define NIL UINT32_MAX
@@ -959,6 +960,47 @@ static void dirty_partition(stream_winop_t *op)
             op->dirty[front++] = wi;
         }
     }
+}
+
+/* A changed record with what stream_winop_sort_changed orders by. */
+typedef struct {
+    const char *key;
+    uint32_t klen;
+    uint32_t wi;
+    int64_t start;
+    int gone; /* removed or dead: first */
+} sort_item_t;
+
+static int cmp_sort_item(const void *pa, const void *pb)
+{
+    const sort_item_t *a = pa, *b = pb;
+    if (a->gone != b->gone)
+        return a->gone ? -1 : 1;
+    int c = memcmp(a->key, b->key, CORE_MIN(a->klen, b->klen));
+    if (c != 0)
+        return c;
+    if (a->klen != b->klen)
+        return a->klen < b->klen ? -1 : 1;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+void stream_winop_sort_changed(stream_winop_t *op)
+{
+    if (op->ndirty < 2)
+        return;
+    sort_item_t *v = core_alloc(CORE_MEM_STREAM, (size_t)op->ndirty * sizeof *v);
+    if (v == NULL)
+        return; /* an optimisation only: the order stays */
+    for (uint32_t i = 0; i < op->ndirty; i++) {
+        const win_t *w = win_at(op, op->dirty[i]);
+        const wkey_t *k = &op->keys[w->key];
+        v[i] = (sort_item_t){k->bytes, k->len, op->dirty[i], w->start,
+                             (w->flags & (W_REMOVED | W_DEAD)) != 0};
+    }
+    qsort(v, op->ndirty, sizeof *v, cmp_sort_item);
+    for (uint32_t i = 0; i < op->ndirty; i++)
+        op->dirty[i] = v[i].wi;
+    core_free(v);
 }
 
 int stream_winop_drain(stream_winop_t *op, int (*fn)(void *arg, const stream_winop_row_t *row),

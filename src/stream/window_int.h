@@ -236,12 +236,20 @@ typedef struct {
 /* Calls fn for every row changed since the last drain, then forgets the
  * changes and frees final windows. Removed rows come first (so a store
  * applying the rows in order deletes before it upserts); otherwise the
- * order is unspecified. The row and its key are borrowed for the call; fn
- * must not call the operator. A nonzero return from fn stops the drain
- * and is returned; that row and the rows not yet visited stay changed.
- * The states of a removed row are its last contents (not meaningful). */
+ * order is unspecified (stream_winop_sort_changed sets it). The row and
+ * its key are borrowed for the call; fn must not call the operator. A
+ * nonzero return from fn stops the drain and is returned; that row and the
+ * rows not yet visited stay changed. The states of a removed row are its
+ * last contents (not meaningful). */
 int stream_winop_drain(stream_winop_t *op, int (*fn)(void *arg, const stream_winop_row_t *row),
                        void *arg);
+
+/* Orders the changed rows for the next drain by key bytes, then window
+ * start (removed rows still first), so a store takes them in primary-key
+ * order: B-tree inserts in order touch each page once (a recompute's
+ * writes). O(n log n) and a temporary array; out of memory, the order
+ * simply stays. */
+void stream_winop_sort_changed(stream_winop_t *op);
 
 /* Reinstates an open window loaded from the store (not marked changed;
  * states: naggs entries, copied). A session row later merged into an

@@ -8,7 +8,8 @@
  * stop and resume); restore after a simulated crash against an
  * uninterrupted run (random data, all three kinds, several crash points);
  * a brute-force oracle over random out-of-order events; merging operators
- * that each saw part of the events (stream_winop_merge); the open-window
+ * that each saw part of the events (stream_winop_merge); drains in key
+ * order (stream_winop_sort_changed); the open-window
  * cap; allocation failure at every step; and an allocation-free warm path.
  *
  * Rows are drained into a fake store (a hash map of (key, start) -> row),
@@ -1154,6 +1155,73 @@ static void test_merge(void **state)
     stream_winop_destroy(op);
 }
 
+/* ---- Sorted drains. */
+
+typedef struct {
+    char key[KEYMAX];
+    size_t klen;
+    int64_t start;
+    bool removed;
+    int n;
+} order_t;
+
+static int check_order(void *arg, const stream_winop_row_t *row)
+{
+    order_t *o = arg;
+    assert_true(row->klen < KEYMAX);
+    if (o->n > 0 && !o->removed) {
+        assert_false(row->removed); /* removed rows come first */
+        int c = memcmp(o->key, row->key, o->klen < row->klen ? o->klen : row->klen);
+        if (c == 0 && o->klen != row->klen)
+            c = o->klen < row->klen ? -1 : 1;
+        if (c > 0 || (c == 0 && o->start >= row->start))
+            fail_msg("row %.*s@%lld after %.*s@%lld", (int)row->klen, row->key,
+                     (long long)row->start, (int)o->klen, o->key, (long long)o->start);
+    }
+    memcpy(o->key, row->key, row->klen);
+    o->klen = row->klen;
+    o->start = row->start;
+    o->removed = row->removed;
+    o->n++;
+    return 0;
+}
+
+static void test_sort_changed(void **state)
+{
+    (void)state;
+    rng_state = 0xa11ce;
+    stream_winop_t *op = make_op(STREAM_WIN_HOPPING, 100, 50, 0, true, 0);
+    for (int i = 0; i < 2000; i++) {
+        char key[KEYMAX];
+        int kn = (int)rng_range(0, 40);
+        snprintf(key, sizeof key, kn % 2 ? "k%d" : "k%d0", kn); /* some prefixes of others */
+        add_ok(op, key, rng_range(-1000, 5000), 1, 0, false);
+    }
+    size_t open = stream_winop_open(op);
+    stream_winop_advance(op, INT64_MAX);
+    stream_winop_sort_changed(op);
+    order_t o = {0};
+    assert_int_equal(stream_winop_drain(op, check_order, &o), 0);
+    assert_int_equal(o.n, (int)open);
+    stream_winop_destroy(op);
+
+    /* sessions: a drained session merged away is reported removed, first */
+    op = make_op(STREAM_WIN_SESSION, 10, 0, 0, false, 0);
+    fstore_t fs;
+    fs_init(&fs);
+    add_ok(op, "z", 0, 1, 0, false);
+    add_ok(op, "z", 15, 1, 0, false);
+    assert_int_equal(fs_drain(&fs, op), 0);
+    add_ok(op, "a", 5, 1, 0, false);
+    add_ok(op, "z", 8, 1, 0, false); /* bridges [0, 10) and [15, 25) */
+    stream_winop_sort_changed(op);
+    o = (order_t){0};
+    assert_int_equal(stream_winop_drain(op, check_order, &o), 0);
+    assert_int_equal(o.n, 3); /* z@15 removed, then a@5, z@0 */
+    fs_fini(&fs);
+    stream_winop_destroy(op);
+}
+
 static int count_row(void *arg, const stream_winop_row_t *row)
 {
     size_t *rows = arg;
@@ -1384,6 +1452,7 @@ int main(void)
         cmocka_unit_test(test_session_gap_boundary),
         cmocka_unit_test(test_session_merge),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_sort_changed),
         cmocka_unit_test(test_watermark_closing),
         cmocka_unit_test(test_late_events),
         cmocka_unit_test(test_batch_mode),
