@@ -98,13 +98,19 @@ static void collect_one(seglog_part_t *p, void *arg)
 /* One pass over every partition. The fsyncs run WITHOUT mu (holding it
  * would stall every seglog_topic_get for an fsync); life_lock, held for
  * reading, keeps topic deletion from freeing the partitions meanwhile.
+ * The list must be collected under life_lock too: collected under mu
+ * alone, a delete could take life_lock while the pass held mu, get mu
+ * once the pass dropped it, and free listed partitions before the pass
+ * took life_lock (a use after free). Lock order: life_lock, then mu.
  * Called with mu held; returns with it held. */
 static void flush_pass(seglog_t *log, flush_pass_t *f, part_list_t *parts)
 {
+    pthread_mutex_unlock(&log->mu);
+    pthread_rwlock_rdlock(&log->life_lock);
+    pthread_mutex_lock(&log->mu);
     parts->n = 0;
     each_partition(log, collect_one, parts);
     pthread_mutex_unlock(&log->mu);
-    pthread_rwlock_rdlock(&log->life_lock);
     for (size_t i = 0; i < parts->n; i++)
         flush_one(parts->v[i], f);
     pthread_rwlock_unlock(&log->life_lock);
