@@ -536,7 +536,11 @@ static int run_loop(pipe_run_t *r)
             r->on_loop(r->on_loop_arg);
         if (rc != 0 || (r->until != NULL && caught_up(r)))
             break;
-        if (got == 0)
+        /* Look at `stop` again, now that `gen` was read: the bump of a
+         * stop whose bus_wake() fell between the check at the top and that
+         * read is already in gen, so bus_wait() would sleep out its whole
+         * timeout; a stop after this check moves gen and ends the wait. */
+        if (got == 0 && !stopping(r))
             bus_wait(r->bus, gen, WAIT_MAX_MS);
     }
     if (rc == 0)
