@@ -48,7 +48,10 @@ static int part_info(app_api_t *a, const char *topic, int32_t p, part_t *out)
 {
     *out = (part_t){0};
     int rc = bus_offsets(a->env.bus, topic, p, &out->start, &out->end);
-    seglog_topic_t *t = a->env.log != NULL ? seglog_topic_get(a->env.log, topic) : NULL;
+    if (a->env.log == NULL)
+        return rc;
+    seglog_pin(a->env.log); /* the broker may delete the topic meanwhile */
+    seglog_topic_t *t = seglog_topic_get(a->env.log, topic);
     seglog_part_t *sp = t != NULL ? seglog_partition(t, p) : NULL;
     if (sp != NULL) {
         seglog_part_info_t info;
@@ -56,6 +59,7 @@ static int part_info(app_api_t *a, const char *topic, int32_t p, part_t *out)
         out->bytes = info.size_bytes;
         out->failed = info.failed;
     }
+    seglog_unpin(a->env.log);
     return rc;
 }
 
@@ -102,21 +106,28 @@ static int write_topic(app_api_t *a, core_json_writer_t *w, const char *topic, b
 
 static void write_settings(app_api_t *a, core_json_writer_t *w, const char *topic)
 {
-    seglog_topic_t *t = a->env.log != NULL ? seglog_topic_get(a->env.log, topic) : NULL;
+    seglog_topic_config_t c;
+    seglog_topic_t *t = NULL;
+    if (a->env.log != NULL) {
+        seglog_pin(a->env.log); /* the broker may delete the topic meanwhile */
+        t = seglog_topic_get(a->env.log, topic);
+        if (t != NULL)
+            c = *seglog_topic_config(t);
+        seglog_unpin(a->env.log);
+    }
     api_key(w, "settings");
     if (t == NULL) {
         core_json_write_null(w);
         return;
     }
-    const seglog_topic_config_t *c = seglog_topic_config(t);
     char flush[64];
-    seglog_flush_format(c->flush, c->flush_interval_ms, flush, sizeof flush);
+    seglog_flush_format(c.flush, c.flush_interval_ms, flush, sizeof flush);
     core_json_write_object_begin(w);
     api_str(w, "flush", flush);
-    api_int(w, "retention_ms", c->retention_ms);
-    api_int(w, "retention_bytes", c->retention_bytes);
-    api_int(w, "segment_bytes", c->segment_bytes);
-    api_int(w, "max_message_bytes", c->max_message_bytes);
+    api_int(w, "retention_ms", c.retention_ms);
+    api_int(w, "retention_bytes", c.retention_bytes);
+    api_int(w, "segment_bytes", c.segment_bytes);
+    api_int(w, "max_message_bytes", c.max_message_bytes);
     core_json_write_object_end(w);
 }
 

@@ -319,9 +319,13 @@ static int resolve_topic(ingest_t *g)
         if (strcmp(g->in->topics[i].name, g->topic) == 0)
             g->schema = &g->in->topics[i];
     g->max_batch = DEFAULT_MAX_BATCH;
-    seglog_topic_t *t = g->in->log != NULL ? seglog_topic_get(g->in->log, g->topic) : NULL;
-    if (t != NULL)
-        g->max_batch = (size_t)seglog_topic_config(t)->max_message_bytes;
+    if (g->in->log != NULL) {
+        seglog_pin(g->in->log); /* the broker may delete the topic meanwhile */
+        seglog_topic_t *t = seglog_topic_get(g->in->log, g->topic);
+        if (t != NULL)
+            g->max_batch = (size_t)seglog_topic_config(t)->max_message_bytes;
+        seglog_unpin(g->in->log);
+    }
     return 0;
 }
 

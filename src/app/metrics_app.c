@@ -105,6 +105,22 @@ static int tp_add(topics_t *t, const tp_t *e)
     return 0;
 }
 
+/* A partition's size and traffic, pinned: the broker may delete the topic
+ * meanwhile (then nothing is filled in). */
+static void part_figures(seglog_t *log, const char *topic, int32_t p, tp_t *e)
+{
+    seglog_pin(log);
+    seglog_topic_t *st = seglog_topic_get(log, topic);
+    seglog_part_t *sp = st != NULL ? seglog_partition(st, p) : NULL;
+    if (sp != NULL) {
+        seglog_part_info_t info;
+        seglog_part_info(sp, &info);
+        e->bytes = info.size_bytes;
+        seglog_part_traffic(sp, &e->traffic);
+    }
+    seglog_unpin(log);
+}
+
 /* Every partition of every visible topic, with offsets and size. */
 static int collect_topics(app_api_t *a, topics_t *t, bool *from_log)
 {
@@ -127,18 +143,12 @@ static int collect_topics(app_api_t *a, topics_t *t, bool *from_log)
         const char *name = t->names[i];
         if (strncmp(name, "__", 2) == 0 || bus_partitions(a->env.bus, name, &t->counts[i]) != 0)
             continue;
-        seglog_topic_t *st = *from_log ? seglog_topic_get(a->env.log, name) : NULL;
         for (int32_t p = 0; rc == 0 && p < t->counts[i]; p++) {
             tp_t e = {.topic = (char *)name, .partition = p};
             if (bus_offsets(a->env.bus, name, p, &e.start, &e.end) != 0)
                 continue;
-            seglog_part_t *sp = st != NULL ? seglog_partition(st, p) : NULL;
-            if (sp != NULL) {
-                seglog_part_info_t info;
-                seglog_part_info(sp, &info);
-                e.bytes = info.size_bytes;
-                seglog_part_traffic(sp, &e.traffic);
-            }
+            if (*from_log)
+                part_figures(a->env.log, name, p, &e);
             rc = tp_add(t, &e);
         }
     }

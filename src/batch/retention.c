@@ -89,12 +89,12 @@ static int trim_topic(batch_run_t *run, const char *topic)
     if (log == NULL)
         return core_error(CORE_EINVAL, "job %s: retention of topic %s: no log here", run->job->name,
                           topic);
+    seglog_pin(log); /* the broker may delete the topic meanwhile */
     seglog_topic_t *t = seglog_topic_get(log, topic);
-    if (t == NULL)
-        return core_error(CORE_ENOENT, "job %s: retention: no topic named '%s'", run->job->name,
-                          topic);
-    int32_t parts = 0;
-    int rc = bus_partitions(run->env->bus, topic, &parts);
+    int rc = t == NULL ? core_error(CORE_ENOENT, "job %s: retention: no topic named '%s'",
+                                    run->job->name, topic)
+                       : 0;
+    int32_t parts = t != NULL ? seglog_topic_config(t)->partitions : 0;
     int64_t deleted = 0;
     for (int32_t p = 0; rc == 0 && p < parts; p++) {
         int n = seglog_retention_run(seglog_partition(t, p), core_wall_ms());
@@ -103,6 +103,7 @@ static int trim_topic(batch_run_t *run, const char *topic)
         else
             deleted += n;
     }
+    seglog_unpin(log);
     if (rc == 0)
         rc = batch_lineage_output(run, "deleted_segments", topic, deleted);
     return rc;

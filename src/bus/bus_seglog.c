@@ -3,8 +3,10 @@
  *
  * Readers read whole batches with seglog_read() into their own buffer,
  * decompress the ones that need it, and hand out the records at or after
- * their position. The topic is looked up by name on every poll, so a
- * deleted topic shows up as CORE_ENOENT rather than a dangling pointer.
+ * their position. The topic is looked up by name on every call, under a
+ * seglog pin held until the call is done with the partition (never while
+ * waiting for data), so a topic deleted by another thread (Kafka
+ * DeleteTopics) shows up as CORE_ENOENT rather than a dangling pointer.
  *
  * A poll that stops inside an uncompressed batch keeps its record
  * iterator, and the next poll goes on from it: each record is decoded
@@ -85,38 +87,45 @@ static int get_part(bus_t *b, const char *topic, int32_t partition, seglog_part_
 
 static int seg_partitions(bus_t *b, const char *topic, int32_t *count)
 {
+    seglog_pin(log_of(b));
     seglog_topic_t *t = seglog_topic_get(log_of(b), topic);
-    if (t == NULL)
-        return core_error(CORE_ENOENT, "topic %s does not exist", topic);
-    *count = seglog_topic_config(t)->partitions;
-    return 0;
+    if (t != NULL)
+        *count = seglog_topic_config(t)->partitions;
+    seglog_unpin(log_of(b));
+    return t != NULL ? 0 : core_error(CORE_ENOENT, "topic %s does not exist", topic);
 }
 
 static int seg_offsets(bus_t *b, const char *topic, int32_t partition, int64_t *start, int64_t *end)
 {
     seglog_part_t *p = NULL;
+    seglog_pin(log_of(b));
     int rc = get_part(b, topic, partition, &p);
-    if (rc != 0)
-        return rc;
-    *start = seglog_log_start(p);
-    *end = seglog_log_end(p);
-    return 0;
+    if (rc == 0) {
+        *start = seglog_log_start(p);
+        *end = seglog_log_end(p);
+    }
+    seglog_unpin(log_of(b));
+    return rc;
 }
 
 static int seg_offset_for_time(bus_t *b, const char *topic, int32_t partition, int64_t ts_ms,
                                int64_t *offset)
 {
     seglog_part_t *p = NULL;
+    seglog_pin(log_of(b));
     int rc = get_part(b, topic, partition, &p);
-    if (rc != 0)
-        return rc;
-    return seglog_offset_for_time(p, ts_ms, offset);
+    if (rc == 0)
+        rc = seglog_offset_for_time(p, ts_ms, offset);
+    seglog_unpin(log_of(b));
+    return rc;
 }
 
 static int seg_reader_open(bus_reader_t *r)
 {
     seglog_part_t *p = NULL;
-    int rc = get_part(r->bus, r->topic, r->partition, &p);
+    seglog_pin(log_of(r->bus));
+    int rc = get_part(r->bus, r->topic, r->partition, &p); /* it exists, for now */
+    seglog_unpin(log_of(r->bus));
     if (rc != 0)
         return rc;
     seg_reader_t *s = core_calloc(CORE_MEM_BUS, 1, sizeof *s);
@@ -139,9 +148,10 @@ static void seg_reader_close(bus_reader_t *r)
 static int64_t seg_reader_end(bus_reader_t *r)
 {
     seglog_part_t *p = NULL;
-    if (get_part(r->bus, r->topic, r->partition, &p) != 0)
-        return r->pos;
-    return seglog_log_end(p);
+    seglog_pin(log_of(r->bus));
+    int64_t end = get_part(r->bus, r->topic, r->partition, &p) == 0 ? seglog_log_end(p) : r->pos;
+    seglog_unpin(log_of(r->bus));
+    return end;
 }
 
 static int error_at(bus_reader_t *r, int code, const char *what)
@@ -248,8 +258,8 @@ static int take_from_raw(bus_reader_t *r, bus_record_t *recs, size_t max, size_t
 }
 
 /* Reads the next batches from the seglog into raw. *got is false at the
- * log end. */
-static int read_more(bus_reader_t *r, bool *got)
+ * log end. Pinned (a delete of the topic waits), never waiting for data. */
+static int read_more_pinned(bus_reader_t *r, bool *got)
 {
     seg_reader_t *s = r->impl;
     seglog_part_t *p = NULL;
@@ -278,6 +288,14 @@ static int read_more(bus_reader_t *r, bool *got)
     seglog_part_count_out(p, s->raw.data, s->raw.len);
     *got = s->raw.len > 0;
     return 0;
+}
+
+static int read_more(bus_reader_t *r, bool *got)
+{
+    seglog_pin(log_of(r->bus));
+    int rc = read_more_pinned(r, got);
+    seglog_unpin(log_of(r->bus));
+    return rc;
 }
 
 static int seg_reader_poll(bus_reader_t *r, bus_record_t *recs, size_t max, size_t *n,
@@ -323,8 +341,8 @@ static int build_batch(const bus_message_t *msgs, size_t n, size_t max_bytes, re
     return 0;
 }
 
-static int seg_produce(bus_t *b, const char *topic, int32_t partition, const bus_message_t *msgs,
-                       size_t n, bool sync, int64_t *base)
+static int produce_pinned(bus_t *b, const char *topic, int32_t partition, const bus_message_t *msgs,
+                          size_t n, bool sync, int64_t *base)
 {
     seglog_topic_t *t = seglog_topic_get(log_of(b), topic);
     if (t == NULL)
@@ -353,6 +371,16 @@ static int seg_produce(bus_t *b, const char *topic, int32_t partition, const bus
     record_builder_fini(&bld);
     if (rc == 0 && base != NULL)
         *base = first;
+    return rc;
+}
+
+/* Pinned: a delete of the topic waits for the append (and its fsync). */
+static int seg_produce(bus_t *b, const char *topic, int32_t partition, const bus_message_t *msgs,
+                       size_t n, bool sync, int64_t *base)
+{
+    seglog_pin(log_of(b));
+    int rc = produce_pinned(b, topic, partition, msgs, n, sync, base);
+    seglog_unpin(log_of(b));
     return rc;
 }
 

@@ -19,8 +19,9 @@
  * retention (Kafka's log.retention.check.interval.ms default).
  *
  * Threading: mu guards the topic map; topic pointers stay valid until the
- * topic is deleted or the log closed, so callers must not delete a topic
- * that another thread is still using. The flusher fsyncs without mu, under
+ * topic is deleted or the log closed. A thread that uses them while another
+ * may delete the topic holds a pin (seglog_pin: life_lock for reading)
+ * across the lookup and the use. The flusher fsyncs without mu, under
  * life_lock held for reading; deletion takes life_lock for writing.
  */
 #include "seglog/seglog_int.h"
@@ -267,7 +268,14 @@ int seglog_open(const char *data_dir, seglog_t **out)
     log->lock_fd = -1;
     pthread_mutex_init(&log->mu, NULL);
     pthread_rwlock_init(&log->hook_lock, NULL);
-    pthread_rwlock_init(&log->life_lock, NULL);
+    /* Writers first: a delete must not starve behind pins that keep
+     * overlapping; pins never nest, so a waiting writer blocks no pin
+     * holder (seglog_pin). */
+    pthread_rwlockattr_t la;
+    pthread_rwlockattr_init(&la);
+    pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&log->life_lock, &la);
+    pthread_rwlockattr_destroy(&la);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -455,6 +463,16 @@ int seglog_topic_delete(seglog_t *log, const char *name)
     pthread_mutex_unlock(&log->mu);
     pthread_rwlock_unlock(&log->life_lock);
     return rc;
+}
+
+void seglog_pin(seglog_t *log)
+{
+    pthread_rwlock_rdlock(&log->life_lock);
+}
+
+void seglog_unpin(seglog_t *log)
+{
+    pthread_rwlock_unlock(&log->life_lock);
 }
 
 seglog_topic_t *seglog_topic_get(seglog_t *log, const char *name)

@@ -90,6 +90,14 @@ int seglog_topic_delete(seglog_t *log, const char *name); /* CORE_ENOENT */
 /* Borrowed; valid until the topic is deleted or the log closed. NULL if
  * absent. */
 seglog_topic_t *seglog_topic_get(seglog_t *log, const char *name);
+/* Pins the topics: none is freed (seglog_topic_delete waits) until the
+ * matching seglog_unpin. A thread that looks up a topic and uses it (or its
+ * partitions) while another thread may delete it holds a pin across the
+ * lookup and the use. Pins are short: nothing inside waits for new data or
+ * for another thread that might be deleting; they never nest; a pinned
+ * thread deletes no topic. */
+void seglog_pin(seglog_t *log);
+void seglog_unpin(seglog_t *log);
 /* The sorted topic names, as an array of caller-owned strings; free with
  * seglog_names_free(). */
 int seglog_topic_names(seglog_t *log, char ***names, size_t *count);

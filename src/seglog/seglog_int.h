@@ -4,10 +4,10 @@
  * Ownership and locks (STYLE.md rule 7):
  *
  *   seglog_t.mu        guards the topic map and each topic's existence.
- *   seglog_t.life_lock rwlock: the flusher holds it for reading while it
- *                      works on partitions outside mu; topic deletion holds
- *                      it for writing, so it never frees a partition the
- *                      flusher is syncing.
+ *   seglog_t.life_lock rwlock (writers first): the flusher and pinned
+ *                      threads (seglog_pin) hold it for reading while they
+ *                      use partitions outside mu; topic deletion holds it
+ *                      for writing, so it never frees a partition in use.
  *   part.append_mu     serialises appenders, rolls and retention; held while
  *                      bytes are written to the active segment.
  *   part.seg_lock      rwlock over the segment array and every field a reader

@@ -7,9 +7,12 @@
  * key, value and timestamp intact; that every record a poll hands out is
  * still intact when the poll returns (a poll may span several batches,
  * some decompressed: none may move another's bytes); and that a reader
- * polled at the end returns nothing and stays at the end.
+ * polled at the end returns nothing and stays at the end. Also: a topic
+ * deleted (as Kafka DeleteTopics does) while other threads produce to it,
+ * read it and ask for its offsets: they see it or CORE_ENOENT, never freed
+ * memory (the bus pins the log around each use).
  *
- * Threading: single-threaded.
+ * Threading: single-threaded, except test_delete_while_in_use.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "bus/bus.h"
 #include "record/record.h"
@@ -185,11 +191,106 @@ static void test_poll_then_append(void **state)
     fixture_close(&f);
 }
 
+/* ---- A topic deleted while in use. */
+
+#define CHURN        "churn"
+#define CHURN_ROUNDS 300
+#define USERS        2
+
+typedef struct {
+    fixture_t *f;
+    atomic_bool stop;
+    atomic_long found, missing; /* calls that saw the topic, and did not */
+    atomic_int bad;             /* any other outcome */
+} churn_t;
+
+static void tally(churn_t *c, int rc)
+{
+    if (rc == 0)
+        atomic_fetch_add(&c->found, 1);
+    else if (rc == CORE_ENOENT)
+        atomic_fetch_add(&c->missing, 1);
+    else
+        atomic_fetch_add(&c->bad, 1);
+}
+
+static void *churn_user(void *arg)
+{
+    churn_t *c = arg;
+    bus_t *bus = c->f->bus;
+    for (long i = 0; !atomic_load(&c->stop); i++) {
+        bus_message_t m = {.key = "k",
+                           .key_len = 1,
+                           .value = "churn-value",
+                           .value_len = 11,
+                           .timestamp_ms = 1000 + i};
+        tally(c, bus_produce(bus, CHURN, (int32_t)(i % 2), &m, 1, i % 8 == 0, NULL));
+        int64_t start, end, off;
+        tally(c, bus_offsets(bus, CHURN, 1, &start, &end));
+        tally(c, bus_offset_for_time(bus, CHURN, 0, 1000, &off));
+        bus_reader_t *r = NULL;
+        int rc = bus_reader_open(bus, CHURN, 0, 0, &r);
+        tally(c, rc);
+        for (int k = 0; rc == 0 && k < 3; k++) {
+            bus_record_t recs[16];
+            size_t n = 0;
+            rc = bus_reader_poll(r, recs, 16, &n, 0);
+            tally(c, rc);
+            for (size_t j = 0; rc == 0 && j < n; j++)
+                if (recs[j].value_len != 11 || memcmp(recs[j].value, "churn-value", 11) != 0)
+                    atomic_fetch_add(&c->bad, 1);
+        }
+        bus_reader_close(r);
+    }
+    return NULL;
+}
+
+static void test_delete_while_in_use(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_open(&f);
+    churn_t c = {.f = &f};
+    atomic_init(&c.stop, false);
+    atomic_init(&c.found, 0);
+    atomic_init(&c.missing, 0);
+    atomic_init(&c.bad, 0);
+    pthread_t users[USERS];
+    for (int i = 0; i < USERS; i++)
+        assert_int_equal(pthread_create(&users[i], NULL, churn_user, &c), 0);
+    seglog_topic_config_t cfg;
+    seglog_topic_config_default(&cfg);
+    cfg.partitions = 2;
+    cfg.flush = SEGLOG_FLUSH_NEVER;
+    cfg.segment_bytes = 4096;
+    for (int round = 0; round < CHURN_ROUNDS; round++) {
+        assert_int_equal(seglog_topic_create(f.log, CHURN, &cfg), 0);
+        for (int k = 0; k < 20; k++) {
+            bus_message_t m = {.key = "k",
+                               .key_len = 1,
+                               .value = "churn-value",
+                               .value_len = 11,
+                               .timestamp_ms = 1000 + k};
+            assert_int_equal(bus_produce(f.bus, CHURN, k % 2, &m, 1, false, NULL), 0);
+        }
+        usleep(100);
+        assert_int_equal(seglog_topic_delete(f.log, CHURN), 0);
+    }
+    atomic_store(&c.stop, true);
+    for (int i = 0; i < USERS; i++)
+        assert_int_equal(pthread_join(users[i], NULL), 0);
+    assert_int_equal(atomic_load(&c.bad), 0);
+    assert_true(atomic_load(&c.found) > 0);   /* they used the topic */
+    assert_true(atomic_load(&c.missing) > 0); /* and saw it gone */
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_poll_size_and_start),
         cmocka_unit_test(test_poll_then_append),
+        cmocka_unit_test(test_delete_while_in_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
