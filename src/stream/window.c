@@ -1084,18 +1084,31 @@ static int check_restore_clash(const stream_winop_t *op, uint32_t kid, int64_t s
     return 0;
 }
 
-int stream_winop_restore(stream_winop_t *op, const char *key, size_t klen, int64_t start,
-                         int64_t end, const stream_agg_state_t *states)
+/* What restore and merge check first: the key and the window's shape; then
+ * the key's hash and record (NIL when the key is new). A NULL key is "". */
+static int find_window_key(const stream_winop_t *op, const char **key, size_t klen, int64_t start,
+                           int64_t end, uint64_t *khash, uint32_t *kid)
 {
-    int rc = check_key_ts(key, klen, 0);
+    int rc = check_key_ts(*key, klen, 0);
     if (rc == 0)
         rc = check_restore_shape(op, start, end);
     if (rc < 0)
         return rc;
-    if (!key)
-        key = "";
-    uint64_t khash = key_hash(op, key, klen);
-    uint32_t kid = key_find(op, key, klen, khash);
+    if (*key == NULL)
+        *key = "";
+    *khash = key_hash(op, *key, klen);
+    *kid = key_find(op, *key, klen, *khash);
+    return 0;
+}
+
+int stream_winop_restore(stream_winop_t *op, const char *key, size_t klen, int64_t start,
+                         int64_t end, const stream_agg_state_t *states)
+{
+    uint64_t khash;
+    uint32_t kid;
+    int rc = find_window_key(op, &key, klen, start, end, &khash, &kid);
+    if (rc < 0)
+        return rc;
     rc = check_restore_clash(op, kid, start, end);
     if (rc == 0)
         rc = reserve_new(op, 1, &kid, key, klen, khash, start);
@@ -1118,15 +1131,11 @@ int stream_winop_merge(stream_winop_t *op, const char *key, size_t klen, int64_t
 {
     if (is_session(op))
         return core_error(CORE_EINVAL, "window: session windows cannot be merged by window");
-    int rc = check_key_ts(key, klen, 0);
-    if (rc == 0)
-        rc = check_restore_shape(op, start, end);
+    uint64_t khash;
+    uint32_t kid;
+    int rc = find_window_key(op, &key, klen, start, end, &khash, &kid);
     if (rc < 0)
         return rc;
-    if (!key)
-        key = "";
-    uint64_t khash = key_hash(op, key, klen);
-    uint32_t kid = key_find(op, key, klen, khash);
     uint32_t wi = kid == NIL ? NIL : win_lookup(op, kid, start);
     if (wi != NIL && (win_at(op, wi)->flags & W_FINAL))
         return core_error(CORE_EINVAL, "window: window at %lld is final; nothing merges into it",
