@@ -11,9 +11,13 @@
  *                        |                      +- attempt + 1 -> running
  *                        +--finish(error)--> failed    (attempt = max)
  *
- * run_claim() moves a run to running only if no other run of the job is
- * running (one UPDATE ... WHERE NOT EXISTS, so two instances sharing a
- * store cannot both win it). Times are microseconds since the epoch.
+ * batch_row_claim() moves a run to running only if no other run of the
+ * job is running (one UPDATE ... WHERE NOT EXISTS, backed by a partial
+ * unique index, so two instances sharing a store cannot both win it) and
+ * the row is still as the claimer saw it. Recovery marks a running run
+ * interrupted only while its owner is the one it judged dead, so a stale
+ * verdict never hits a run another process has since claimed. Times are
+ * microseconds since the epoch.
  *
  * Threading: the functions work on the caller's store connection and run
  * struct; the runner calls them from one thread at a time per run.
@@ -275,9 +279,13 @@ static bool owner_dead(const char *owner, size_t len)
     return pid != (int64_t)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
+/* Runs judged dead: their ids, and the owner each verdict was about
+ * (owned copies; NULL: the run had no owner). */
 typedef struct {
     int64_t ids[64];
+    char *owners[64];
     size_t n;
+    int rc;
 } dead_runs_t;
 
 static int take_dead(void *arg, const schema_value_t *v, size_t n)
@@ -285,10 +293,40 @@ static int take_dead(void *arg, const schema_value_t *v, size_t n)
     dead_runs_t *d = arg;
     if (n < 2 || v[0].type != SCHEMA_INT || d->n == CORE_ARRAY_LEN(d->ids))
         return 0;
-    bool dead = v[1].type != SCHEMA_STRING || owner_dead(v[1].v.s.p, v[1].v.s.len);
-    if (dead)
-        d->ids[d->n++] = v[0].v.i;
+    bool known = v[1].type == SCHEMA_STRING;
+    if (known && !owner_dead(v[1].v.s.p, v[1].v.s.len))
+        return 0;
+    char *owner = known ? core_strndup(CORE_MEM_BATCH, v[1].v.s.p, v[1].v.s.len) : NULL;
+    if (known && owner == NULL) {
+        d->rc = core_error(CORE_ENOMEM, "batch: out of memory");
+        return 0;
+    }
+    d->ids[d->n] = v[0].v.i;
+    d->owners[d->n++] = owner;
     return 0;
+}
+
+/* The verdict "dead" holds only for the owner it was made about: between
+ * the SELECT and this UPDATE, another process may recover the same run,
+ * claim it and be running it (owner: that live process). Without the
+ * owner in the WHERE, the stale verdict would mark that live run
+ * interrupted, and it could then be claimed and executed a second time
+ * alongside the first. */
+static int recover_one(store_t *s, int64_t id, const char *owner, int max_attempts,
+                       int64_t *changes)
+{
+    schema_value_t v[] = {ival(id), ival(max_attempts), ival(core_wall_us()), sval(owner)};
+    return store_exec(s,
+                      owner != NULL
+                          ? "UPDATE \"job_runs\" SET \"state\" = CASE WHEN \"attempt\" < ?2 THEN "
+                            "'retrying' ELSE 'failed' END, \"finished_at\" = ?3, \"error\" = "
+                            "'interrupted: the process running it stopped' WHERE \"id\" = ?1 AND "
+                            "\"state\" = 'running' AND \"owner\" = ?4"
+                          : "UPDATE \"job_runs\" SET \"state\" = CASE WHEN \"attempt\" < ?2 THEN "
+                            "'retrying' ELSE 'failed' END, \"finished_at\" = ?3, \"error\" = "
+                            "'interrupted: the process running it stopped' WHERE \"id\" = ?1 AND "
+                            "\"state\" = 'running' AND \"owner\" IS NULL",
+                      v, owner != NULL ? 4 : 3, NULL, NULL, changes);
 }
 
 int batch_rows_recover(store_t *s, const char *job, int max_attempts, int64_t *recovered)
@@ -299,21 +337,24 @@ int batch_rows_recover(store_t *s, const char *job, int max_attempts, int64_t *r
                         "SELECT \"id\", \"owner\" FROM \"job_runs\" WHERE \"job\" = ?1 AND "
                         "\"state\" = 'running'",
                         q, 1, take_dead, &d, NULL);
+    if (rc == 0)
+        rc = d.rc;
     *recovered = 0;
     for (size_t i = 0; rc == 0 && i < d.n; i++) {
-        schema_value_t v[] = {ival(d.ids[i]), ival(max_attempts), ival(core_wall_us())};
         int64_t changes = 0;
-        rc = store_exec(s,
-                        "UPDATE \"job_runs\" SET \"state\" = CASE WHEN \"attempt\" < ?2 THEN "
-                        "'retrying' ELSE 'failed' END, \"finished_at\" = ?3, \"error\" = "
-                        "'interrupted: the process running it stopped' WHERE \"id\" = ?1 AND "
-                        "\"state\" = 'running'",
-                        v, CORE_ARRAY_LEN(v), NULL, NULL, &changes);
+        rc = recover_one(s, d.ids[i], d.owners[i], max_attempts, &changes);
         *recovered += changes;
     }
+    for (size_t i = 0; i < d.n; i++)
+        core_free(d.owners[i]);
     return rc;
 }
 
+/* ATTEMPT was derived from the caller's snapshot of the row (pending: 1,
+ * retrying at attempt k: k + 1). The row must still be as seen: another
+ * process may have claimed and finished an attempt since, and a claim on
+ * the stale snapshot would repeat that attempt's number and skip its
+ * backoff. */
 int batch_row_claim(store_t *s, int64_t id, const char *job, int attempt, bool *won)
 {
     char owner[300];
@@ -324,9 +365,10 @@ int batch_row_claim(store_t *s, int64_t id, const char *job, int attempt, bool *
                         "UPDATE \"job_runs\" SET \"state\" = 'running', \"started_at\" = ?2, "
                         "\"attempt\" = ?4, \"owner\" = ?5, \"finished_at\" = NULL, "
                         "\"duration_ms\" = NULL "
-                        "WHERE \"id\" = ?1 AND \"state\" IN ('pending', 'retrying') AND NOT EXISTS "
-                        "(SELECT 1 FROM \"job_runs\" AS o WHERE o.\"job\" = ?3 AND "
-                        "o.\"state\" = 'running')",
+                        "WHERE \"id\" = ?1 AND \"state\" IN ('pending', 'retrying') AND "
+                        "\"attempt\" = CASE WHEN \"state\" = 'retrying' THEN ?4 - 1 ELSE ?4 END "
+                        "AND NOT EXISTS (SELECT 1 FROM \"job_runs\" AS o WHERE o.\"job\" = ?3 "
+                        "AND o.\"state\" = 'running')",
                         v, 5, NULL, NULL, &changes);
     *won = rc == 0 && changes == 1;
     return rc;

@@ -10,7 +10,9 @@ int batch_row_create(store_t *s, const char *job, int64_t logical_us, int64_t en
                      const batch_param_t *params, size_t nparams, int64_t *id);
 
 /* Moves run ID (pending or retrying) to running with ATTEMPT, unless
- * another run of JOB is running: *won says whether it moved. */
+ * another run of JOB is running, or the row is no longer as the caller saw
+ * it (pending at attempt 1 for ATTEMPT 1, or retrying at ATTEMPT - 1):
+ * *won says whether it moved. */
 int batch_row_claim(store_t *s, int64_t id, const char *job, int attempt, bool *won);
 
 /* Runs of JOB left running by a process of this host that no longer

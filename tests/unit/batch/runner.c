@@ -6,6 +6,7 @@
  * two runs of a job apart, recovery of a run a crash left running, and
  * catch-up of missed fire times.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "batch/batch.h"
+#include "batch/run_int.h"
 #include "core/core.h"
 #include "store/store.h"
 
@@ -395,6 +397,123 @@ static void test_catchup_all_and_last(void **state)
     fx_close(&f);
 }
 
+/* A claim made on a stale snapshot of a retrying run (another process
+ * claimed and finished an attempt since) is refused; the current one
+ * wins. */
+static void test_claim_refuses_a_stale_snapshot(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    int64_t id = -1;
+    assert_int_equal(store_exec(f.s,
+                                "INSERT INTO job_runs (job, state, attempt) VALUES ('stale', "
+                                "'retrying', 2) RETURNING id",
+                                NULL, 0, one_int, &id, NULL),
+                     0);
+    bool won = true;
+    /* Seen as retrying at attempt 1: claims attempt 2 again. */
+    assert_int_equal(batch_row_claim(f.s, id, "stale", 2, &won), 0);
+    assert_false(won);
+    assert_int_equal(q_int(&f, "SELECT attempt FROM job_runs WHERE state = 'retrying'"), 2);
+    /* Seen as it is. */
+    assert_int_equal(batch_row_claim(f.s, id, "stale", 3, &won), 0);
+    assert_true(won);
+    assert_int_equal(q_int(&f, "SELECT attempt FROM job_runs WHERE state = 'running'"), 3);
+    fx_close(&f);
+}
+
+/* ---- Recovery racing a claim (processes sharing a store).
+ *
+ * Two processes starting at once both recover a run a crash left
+ * running. If one reads the run as dead, the other recovers and claims it,
+ * and the first then applies its stale verdict, the live run is marked
+ * interrupted (retrying) and can be claimed a second time. Every thread
+ * here recovers each job and claims its run at once; per job exactly one
+ * claim may win, and the run must still be running afterwards. */
+#define RACE_JOBS    8
+#define RACE_THREADS 3
+#define RACE_ROUNDS  200
+
+typedef struct {
+    const char *url;
+    const int64_t *ids; /* RACE_JOBS runs, one per job race<k> */
+    pthread_barrier_t *go;
+    bool won[RACE_JOBS];
+    int errors;
+} racer_t;
+
+static void *racer_main(void *arg)
+{
+    racer_t *x = arg;
+    store_t *s = NULL;
+    if (store_open(x->url, &s) != 0)
+        x->errors++;
+    pthread_barrier_wait(x->go);
+    for (int k = 0; s != NULL && k < RACE_JOBS; k++) {
+        char job[16];
+        snprintf(job, sizeof job, "race%d", k);
+        int64_t n = 0;
+        bool won = false;
+        if (batch_rows_recover(s, job, 5, &n) != 0 ||
+            batch_row_claim(s, x->ids[k], job, 2, &won) != 0)
+            x->errors++;
+        x->won[k] = won;
+    }
+    store_close(s);
+    return NULL;
+}
+
+static void test_recover_never_steals_a_claimed_run(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    char host[256] = "", sql[600], text[512];
+    assert_int_equal(gethostname(host, sizeof host - 1), 0);
+    int bad = 0;
+    for (int round = 0; round < RACE_ROUNDS && bad == 0; round++) {
+        assert_int_equal(store_exec(f.s, "DELETE FROM job_runs", NULL, 0, NULL, NULL, NULL), 0);
+        int64_t ids[RACE_JOBS];
+        for (int k = 0; k < RACE_JOBS; k++) {
+            snprintf(sql, sizeof sql,
+                     "INSERT INTO job_runs (job, state, attempt, owner) VALUES ('race%d', "
+                     "'running', 1, '%s:999999999') RETURNING id",
+                     k, host);
+            ids[k] = -1;
+            assert_int_equal(store_exec(f.s, sql, NULL, 0, one_int, &ids[k], NULL), 0);
+        }
+        pthread_barrier_t go;
+        assert_int_equal(pthread_barrier_init(&go, NULL, RACE_THREADS), 0);
+        racer_t x[RACE_THREADS];
+        pthread_t t[RACE_THREADS];
+        for (int i = 0; i < RACE_THREADS; i++) {
+            x[i] = (racer_t){.url = f.url, .ids = ids, .go = &go};
+            assert_int_equal(pthread_create(&t[i], NULL, racer_main, &x[i]), 0);
+        }
+        for (int i = 0; i < RACE_THREADS; i++) {
+            assert_int_equal(pthread_join(t[i], NULL), 0);
+            assert_int_equal(x[i].errors, 0);
+        }
+        pthread_barrier_destroy(&go);
+        for (int k = 0; k < RACE_JOBS; k++) {
+            int winners = 0;
+            for (int i = 0; i < RACE_THREADS; i++)
+                winners += x[i].won[k];
+            snprintf(sql, sizeof sql, "SELECT state FROM job_runs WHERE id = %lld",
+                     (long long)ids[k]);
+            q_text(&f, sql, text);
+            if (winners != 1 || strcmp(text, "running") != 0) {
+                print_error("round %d job race%d: %d claims won, state %s\n", round, k, winners,
+                            text);
+                bad++;
+            }
+        }
+    }
+    assert_int_equal(bad, 0);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +527,8 @@ int main(void)
         cmocka_unit_test(test_one_running_run_per_job),
         cmocka_unit_test(test_interrupted_run_recovered),
         cmocka_unit_test(test_catchup_all_and_last),
+        cmocka_unit_test(test_recover_never_steals_a_claimed_run),
+        cmocka_unit_test(test_claim_refuses_a_stale_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
