@@ -209,6 +209,10 @@ typedef struct {
     const char *store_url;
     stream_pipeline_t *const *pipelines; /* compiled pipelines, by name */
     size_t npipelines;
+    /* The scheduler's clock, seconds since the epoch; NULL: the wall clock.
+     * Tests set it to bring fire times on demand. */
+    int64_t (*clock_s)(void *arg);
+    void *clock_arg;
 } batch_env_t;
 
 typedef struct batch_runner batch_runner_t;

@@ -507,7 +507,9 @@ static int catch_up(store_t *s, job_t *j, int64_t now)
     return rc;
 }
 
-/* Fire times that have come: one pending run each. */
+/* Fire times that have come: one pending run each. A fire time moves on
+ * only once its run is queued: if the store fails, the same fire is
+ * queued when it is back (catch-up runs only at the first session). */
 static int fire_due(const batch_runner_t *r, store_t *s, int64_t now)
 {
     int rc = 0;
@@ -517,11 +519,18 @@ static int fire_due(const batch_runner_t *r, store_t *s, int64_t now)
             int64_t id;
             rc = batch_row_create(s, j->def->name, j->last_fire * 1000000, j->next_fire * 1000000,
                                   NULL, 0, &id);
+            if (rc != 0)
+                break;
             j->last_fire = j->next_fire;
             j->next_fire = batch_cron_next(&j->cron, j->tz, j->next_fire);
         }
     }
     return rc;
+}
+
+static int64_t now_s(const batch_runner_t *r)
+{
+    return r->env.clock_s != NULL ? r->env.clock_s(r->env.clock_arg) : core_wall_ms() / 1000;
 }
 
 /* A queued row of job_runs. */
@@ -683,7 +692,7 @@ static int start_session(batch_runner_t *r, store_t *s)
     int rc = sync_jobs(r, s);
     if (rc == 0)
         rc = recover(r, s);
-    int64_t now = core_wall_ms() / 1000;
+    int64_t now = now_s(r);
     for (size_t i = 0; rc == 0 && i < r->n; i++)
         if (r->jobs[i].scheduled)
             rc = catch_up(s, &r->jobs[i], now);
@@ -711,7 +720,7 @@ static void *scheduler_main(void *arg)
             fresh = false;
         }
         bool ran = false;
-        int rc = fire_due(r, s, core_wall_ms() / 1000);
+        int rc = fire_due(r, s, now_s(r));
         if (rc == 0)
             rc = dispatch(r, s, &ran);
         if (rc != 0) {

@@ -7,6 +7,7 @@
  * catch-up of missed fire times.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -397,6 +398,56 @@ static void test_catchup_all_and_last(void **state)
     fx_close(&f);
 }
 
+/* ---- A fire time that comes while the store refuses the run's insert is
+ * queued once the store takes it again (it used to move on regardless, and
+ * that interval was never run). The scheduler's clock is the test's; a
+ * trigger logs each insert of a run and drops it (RAISE(IGNORE): the
+ * insert returns no id, which the runner takes as a store failure). */
+
+static _Atomic int64_t fake_now;
+
+static int64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return atomic_load(&fake_now);
+}
+
+static void test_fire_survives_a_store_outage(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    int64_t boundary = core_wall_ms() / 1000 / 60 * 60; /* a minute */
+    atomic_store(&fake_now, boundary - 30);
+    static const char *const s[] = {"SELECT 1"};
+    batch_job_def_t job = sql_job("minutely", s, 1);
+    job.schedule = "* * * * *";
+    batch_env_t env = {.store_url = f.url, .clock_s = fake_clock};
+    batch_runner_t *r = NULL;
+    assert_int_equal(batch_runner_create(&env, &job, 1, &r), 0);
+    assert_int_equal(batch_runner_start(r), 0);
+    assert_true(wait_int(&f, "SELECT COUNT(*) FROM jobs WHERE name = 'minutely'", 1));
+    assert_int_equal(store_exec(f.s,
+                                "CREATE TABLE outage_log (at BIGINT); "
+                                "CREATE TRIGGER outage BEFORE INSERT ON job_runs BEGIN "
+                                "INSERT INTO outage_log VALUES (NEW.interval_end); "
+                                "SELECT RAISE(IGNORE); END",
+                                NULL, 0, NULL, NULL, NULL),
+                     0);
+    atomic_store(&fake_now, boundary + 5); /* the fire at `boundary` has come */
+    assert_true(wait_int(&f, "SELECT COUNT(*) > 0 FROM outage_log", 1));
+    assert_int_equal(store_exec(f.s, "DROP TRIGGER outage", NULL, 0, NULL, NULL, NULL), 0);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM job_runs WHERE job = 'minutely' AND interval_end = %lld AND "
+             "state = 'completed'",
+             (long long)boundary * 1000000);
+    assert_true(wait_int(&f, sql, 1));
+    assert_int_equal(q_int(&f, "SELECT MIN(at) FROM outage_log"), boundary * 1000000);
+    batch_runner_destroy(r);
+    fx_close(&f);
+}
+
 /* A claim made on a stale snapshot of a retrying run (another process
  * claimed and finished an attempt since) is refused; the current one
  * wins. */
@@ -527,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_one_running_run_per_job),
         cmocka_unit_test(test_interrupted_run_recovered),
         cmocka_unit_test(test_catchup_all_and_last),
+        cmocka_unit_test(test_fire_survives_a_store_outage),
         cmocka_unit_test(test_recover_never_steals_a_claimed_run),
         cmocka_unit_test(test_claim_refuses_a_stale_snapshot),
     };
