@@ -241,14 +241,20 @@ static int feed_source(void *ctx, const stream_recompute_record_t *rec)
     return feed_checked(w, &b, rc, chk);
 }
 
-/* A partition whose read starts at its log start above 0: the source
- * supplies what lies below. */
+/* Whether a partition's read starts at its log start above 0, so that
+ * opts->source_fn is asked for what lies below (read_source). */
+static bool needs_source(const recompute_t *r, int32_t part)
+{
+    return r->o->source_fn != NULL && r->start[part] > 0 && r->from[part] == r->start[part];
+}
+
+/* The source's records below the log start, for such a partition. */
 static int read_source(reader_t *w, int32_t part)
 {
     recompute_t *r = w->r;
-    int64_t start = r->start[part];
-    if (r->o->source_fn == NULL || start <= 0 || r->from[part] != start)
+    if (!needs_source(r, part))
         return 0;
+    int64_t start = r->start[part];
     source_ctx_t c = {w, part, start, -1};
     return r->o->source_fn(r->o->arg, part, start, r->o->read_from_ms, feed_source, &c);
 }
@@ -407,13 +413,6 @@ static int setup(recompute_t *r)
     if (rc == 0)
         rc = store_table_open(r->store, &r->p->out_def, &r->view);
     return rc;
-}
-
-/* Whether a partition's read starts below what its log holds, so that
- * opts->source_fn is asked for the rest (read_source). */
-static bool needs_source(const recompute_t *r, int32_t part)
-{
-    return r->o->source_fn != NULL && r->start[part] > 0 && r->from[part] == r->start[part];
 }
 
 /* How many threads read: opts->threads (0: the online CPUs), at most one
