@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,10 @@ static const command_t commands[] = {
     {"replay", cmd_replay, "rebuild a view from offset 0 and switch to it (replay PIPELINE)"},
 };
 
-static volatile sig_atomic_t stop_flag;
+/* Set by the signal handler, which may run on any thread, and read by
+ * others: a lock-free atomic (async-signal-safe), not a volatile. */
+static atomic_int stop_flag;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the stop flag must be lock-free to be set in a handler");
 
 static void usage(FILE *f)
 {
@@ -157,7 +161,7 @@ int app_get_topic(const app_ctx_t *ctx, seglog_t *log, const char *what, const c
 static void on_stop_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    atomic_store(&stop_flag, 1);
 }
 
 int app_topic_operand(const app_ctx_t *ctx, const char *cmd, int argc, char **argv,
@@ -187,7 +191,7 @@ void app_catch_signals(void)
 
 bool app_stop_requested(void)
 {
-    return stop_flag != 0;
+    return atomic_load(&stop_flag) != 0;
 }
 
 /* Flushes stdout and turns a failed write (a full disk, say) into an error,
