@@ -29,25 +29,7 @@
 #include "lake/lake.h"
 #include "lake/lake_int.h"
 
-static char dir[64];
-static char path[128];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/strata-lakeread-XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    snprintf(path, sizeof path, "%s/t.parquet", dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    unlink(path);
-    return rmdir(dir);
-}
+#include "tmp_file.h"
 
 /* ---- The data: row r of a table with every type, nulls and extremes. */
 

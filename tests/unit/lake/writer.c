@@ -32,27 +32,9 @@
 #include "lake/lake_int.h"
 
 #include "footer_read.h"
+#include "tmp_file.h"
 
-static char dir[64];
-static char path[128];
 static footer_info_t info;
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/strata-lake-XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    snprintf(path, sizeof path, "%s/t.parquet", dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    unlink(path);
-    return rmdir(dir);
-}
 
 /* Reads the file at path and parses its footer into `info`. */
 static void read_footer(void)
