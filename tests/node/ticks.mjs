@@ -27,19 +27,9 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DuckDBInstance } from '@duckdb/node-api';
 
-const SYMBOLS = ['AAPL', 'MSFT', 'GOOG', 'AMZN', 'NVDA', 'META', 'TSLA', 'ORCL'];
-const BASE_MS = Date.UTC(2026, 10, 22, 10, 0, 0);
+import { SYMBOLS, rng } from './tick_rng.mjs';
 
-function rng(seed) {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
+const BASE_MS = Date.UTC(2026, 10, 22, 10, 0, 0);
 
 function iso(ms) {
     return new Date(ms).toISOString();
