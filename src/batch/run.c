@@ -13,8 +13,10 @@
  *
  * batch_row_claim() moves a run to running only if no other run of the
  * job is running (one UPDATE ... WHERE NOT EXISTS, backed by a partial
- * unique index, so two instances sharing a store cannot both win it) and
- * the row is still as the claimer saw it. Recovery marks a running run
+ * unique index, so two instances sharing a store cannot both win it: on
+ * PostgreSQL two claims can pass NOT EXISTS together, and the index
+ * refuses the later one, which is then told it lost) and the row is still
+ * as the claimer saw it. Recovery marks a running run
  * interrupted only while its owner is the one it judged dead, so a stale
  * verdict never hits a run another process has since claimed. Times are
  * microseconds since the epoch.
@@ -370,6 +372,11 @@ int batch_row_claim(store_t *s, int64_t id, const char *job, int attempt, bool *
                         "AND NOT EXISTS (SELECT 1 FROM \"job_runs\" AS o WHERE o.\"job\" = ?3 "
                         "AND o.\"state\" = 'running')",
                         v, 5, NULL, NULL, &changes);
+    if (rc == CORE_EEXIST) { /* PostgreSQL: a racing claim got there first */
+        core_error_clear();
+        rc = 0;
+        changes = 0;
+    }
     *won = rc == 0 && changes == 1;
     return rc;
 }

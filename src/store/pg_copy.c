@@ -891,7 +891,8 @@ int store_pg_commit(store_t *s, const store_batch_t *b)
      * column it could not take) is done again the classic way. If the
      * session broke meanwhile, the refusal says nothing about the batch:
      * CORE_EIO, so the caller retries it once the store is back. */
-    if (rc == CORE_EINVAL && c.any_direct && in_script &&
+    bool refused = rc == CORE_EINVAL || rc == CORE_EEXIST;
+    if (refused && c.any_direct && in_script &&
         (p->broken || PQstatus(p->conn) != CONNECTION_OK ||
          PQtransactionStatus(p->conn) != PQTRANS_IDLE)) {
         p->broken = true;
@@ -899,7 +900,7 @@ int store_pg_commit(store_t *s, const store_batch_t *b)
                         "store %s: commit: the session broke after a COPY into a table "
                         "was refused (%s); the batch will be retried",
                         s->where, c.unique ? "a key already there" : "see the server log");
-    } else if (rc == CORE_EINVAL && c.any_direct && in_script) {
+    } else if (refused && c.any_direct && in_script) {
         bool unique = c.unique;
         rc = attempt(&c, false, &sql, &in_script);
         c.unique = unique;

@@ -78,6 +78,8 @@ int store_pg_fail(store_pg_t *p, const struct pg_result *res, const char *what)
     int code = CORE_EIO;
     if (state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
         p->broken = true; /* connection exception or shutdown: reset first */
+    else if (state != NULL && strcmp(state, "23505") == 0)
+        code = CORE_EEXIST; /* unique_violation */
     else if (state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
                                strncmp(state, "42", 2) == 0 || strncmp(state, "0A", 2) == 0))
         code = CORE_EINVAL;

@@ -43,6 +43,9 @@ typedef struct {
 static int sq_error(sq_store_t *q, int src, const char *what)
 {
     int code;
+    if (src == SQLITE_CONSTRAINT_UNIQUE || src == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return core_error(CORE_EEXIST, "store %s: %s: %s", q->base.where, what,
+                          q->db != NULL ? sqlite3_errmsg(q->db) : sqlite3_errstr(src));
     switch (src & 0xff) {
     case SQLITE_FULL:
         code = CORE_ENOSPC;

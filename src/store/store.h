@@ -25,9 +25,11 @@
  *
  * Errors: CORE_EIO when the server or file is unreachable (the caller
  * retries with backoff; the next call reconnects), CORE_EFAILED when a
- * commit was fenced (another owner holds the partition), CORE_EINVAL for bad
- * identifiers or definitions, CORE_ECORRUPT when an existing table's
- * columns disagree with the definition. The detail names the table.
+ * commit was fenced (another owner holds the partition), CORE_EEXIST when a
+ * statement would break a unique or primary-key constraint, CORE_EINVAL for
+ * bad identifiers, definitions and other refused statements, CORE_ECORRUPT
+ * when an existing table's columns disagree with the definition. The detail
+ * names the table.
  */
 #ifndef STRATA_STORE_H
 #define STRATA_STORE_H

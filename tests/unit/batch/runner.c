@@ -1,10 +1,16 @@
 /*
- * Unit tests of the job runner on a SQLite store, with sql jobs (the
- * simplest kind) so that the tests exercise tracking, not the kinds:
- * run_now's states and lineage, templates, a failing run and its retries
- * with backoff under the scheduler, `after` ordering, the claim that keeps
- * two runs of a job apart, recovery of a run a crash left running, and
- * catch-up of missed fire times.
+ * Unit tests of the job runner, with sql jobs (the simplest kind) so that
+ * the tests exercise tracking, not the kinds: run_now's states and
+ * lineage, templates, a failing run and its retries with backoff under the
+ * scheduler, `after` ordering, the claim that keeps two runs of a job
+ * apart (also when claims race), recovery of a run a crash left running,
+ * and catch-up of missed fire times.
+ *
+ * Each test has a store of its own: a fresh SQLite file, or with a
+ * PostgreSQL URL as argv[1] (tests/batch_runner.cmake, through
+ * integration/pg/with_pg.sh) a fresh database on that server. Two tests
+ * whose SQL is SQLite's (AUTOINCREMENT and group_concat; a trigger) run on
+ * SQLite only.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,16 +33,53 @@
 
 typedef struct {
     char dir[256];
-    char url[300];
+    char db[64]; /* PostgreSQL: the test's database */
+    char url[600];
     store_t *s;
 } fx_t;
+
+static const char *g_pg; /* argv[1]: a PostgreSQL server's URL, or NULL */
+static int g_dbs;
+
+/* Runs one statement on the server's own database (g_pg). */
+static void pg_admin(const char *sql)
+{
+    store_t *a = NULL;
+    assert_int_equal(store_open(g_pg, &a), 0);
+    int rc = store_exec(a, sql, NULL, 0, NULL, NULL, NULL);
+    if (rc != 0)
+        print_error("%s: %s\n", sql, core_error_detail());
+    assert_int_equal(rc, 0);
+    store_close(a);
+}
+
+/* g_pg with its database name replaced by DB (and its query kept). */
+static void pg_url_for(const char *db, char *out, size_t n)
+{
+    const char *host = strstr(g_pg, "://");
+    assert_non_null(host);
+    const char *path = strchr(host + 3, '/'), *query = strchr(host + 3, '?');
+    if (path == NULL || (query != NULL && path > query))
+        path = query != NULL ? query : g_pg + strlen(g_pg);
+    assert_true((size_t)snprintf(out, n, "%.*s/%s%s", (int)(path - g_pg), g_pg, db,
+                                 query != NULL ? query : "") < n);
+}
 
 static void fx_open(fx_t *f)
 {
     snprintf(f->dir, sizeof f->dir, "%s/strata-runner-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->url, sizeof f->url, "sqlite:%s/store.db", f->dir);
+    if (g_pg != NULL) {
+        char sql[128];
+        snprintf(f->db, sizeof f->db, "strata_runner_%ld_%d", (long)getpid(), g_dbs++);
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->db);
+        pg_admin(sql);
+        pg_url_for(f->db, f->url, sizeof f->url);
+    } else {
+        f->db[0] = '\0';
+        snprintf(f->url, sizeof f->url, "sqlite:%s/store.db", f->dir);
+    }
     assert_int_equal(store_open(f->url, &f->s), 0);
     assert_int_equal(store_migrate(f->s), 0);
 }
@@ -44,6 +87,11 @@ static void fx_open(fx_t *f)
 static void fx_close(fx_t *f)
 {
     store_close(f->s);
+    if (f->db[0] != '\0') {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", f->db);
+        pg_admin(sql);
+    }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
@@ -565,22 +613,104 @@ static void test_recover_never_steals_a_claimed_run(void **state)
     fx_close(&f);
 }
 
-int main(void)
+/* ---- Claims racing (processes sharing a store). Each thread claims a
+ * pending run of its own of one job at the same moment: exactly one wins,
+ * and every other is told it lost (won false, no error). On PostgreSQL the
+ * losers' NOT EXISTS can pass side by side, and the partial unique index
+ * is what refuses them; that refusal used to come back as an error. */
+#define CLAIM_THREADS 4
+#define CLAIM_ROUNDS  100
+
+typedef struct {
+    const char *url;
+    int64_t id;
+    pthread_barrier_t *go;
+    int rc;
+    bool won;
+    char detail[256];
+} claimer_t;
+
+static void *claimer_main(void *arg)
 {
-    const struct CMUnitTest tests[] = {
+    claimer_t *x = arg;
+    store_t *s = NULL;
+    x->rc = store_open(x->url, &s);
+    pthread_barrier_wait(x->go);
+    if (x->rc == 0)
+        x->rc = batch_row_claim(s, x->id, "claimed", 1, &x->won);
+    if (x->rc != 0)
+        snprintf(x->detail, sizeof x->detail, "%s", core_error_detail());
+    store_close(s);
+    return NULL;
+}
+
+static void test_racing_claims_one_winner(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    int bad = 0;
+    for (int round = 0; round < CLAIM_ROUNDS && bad == 0; round++) {
+        assert_int_equal(store_exec(f.s, "DELETE FROM job_runs", NULL, 0, NULL, NULL, NULL), 0);
+        pthread_barrier_t go;
+        assert_int_equal(pthread_barrier_init(&go, NULL, CLAIM_THREADS), 0);
+        claimer_t x[CLAIM_THREADS];
+        pthread_t t[CLAIM_THREADS];
+        for (int i = 0; i < CLAIM_THREADS; i++) {
+            x[i] = (claimer_t){.url = f.url, .id = -1, .go = &go};
+            assert_int_equal(store_exec(f.s,
+                                        "INSERT INTO job_runs (job, state, attempt) VALUES "
+                                        "('claimed', 'pending', 1) RETURNING id",
+                                        NULL, 0, one_int, &x[i].id, NULL),
+                             0);
+            assert_int_equal(pthread_create(&t[i], NULL, claimer_main, &x[i]), 0);
+        }
+        int winners = 0;
+        for (int i = 0; i < CLAIM_THREADS; i++) {
+            assert_int_equal(pthread_join(t[i], NULL), 0);
+            if (x[i].rc != 0) {
+                print_error("round %d claim %d: %s\n", round, i, x[i].detail);
+                bad++;
+            }
+            winners += x[i].won;
+        }
+        pthread_barrier_destroy(&go);
+        int64_t running =
+            q_int(&f, "SELECT COUNT(*) FROM job_runs WHERE job = 'claimed' AND state = 'running'");
+        if (winners != 1 || running != 1) {
+            print_error("round %d: %d claims won, %lld runs running\n", round, winners,
+                        (long long)running);
+            bad++;
+        }
+    }
+    assert_int_equal(bad, 0);
+    fx_close(&f);
+}
+
+int main(int argc, char **argv)
+{
+    g_pg = argc > 1 && argv[1][0] != '\0' ? argv[1] : NULL;
+    const struct CMUnitTest everywhere[] = {
         cmocka_unit_test(test_run_now_tracks_the_run),
         cmocka_unit_test(test_run_now_failure_rolls_back),
         cmocka_unit_test(test_templates_refuse_bad_input),
         cmocka_unit_test(test_retry_with_backoff),
         cmocka_unit_test(test_attempts_run_out),
-        cmocka_unit_test(test_after_orders_runs),
         cmocka_unit_test(test_after_cycle_refused),
         cmocka_unit_test(test_one_running_run_per_job),
         cmocka_unit_test(test_interrupted_run_recovered),
         cmocka_unit_test(test_catchup_all_and_last),
-        cmocka_unit_test(test_fire_survives_a_store_outage),
         cmocka_unit_test(test_recover_never_steals_a_claimed_run),
         cmocka_unit_test(test_claim_refuses_a_stale_snapshot),
+        cmocka_unit_test(test_racing_claims_one_winner),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest sqlite_only[] = {
+        cmocka_unit_test(test_after_orders_runs),
+        cmocka_unit_test(test_fire_survives_a_store_outage),
+    };
+    int failed =
+        cmocka_run_group_tests_name(g_pg != NULL ? "postgresql" : "sqlite", everywhere, NULL, NULL);
+    if (g_pg == NULL)
+        failed += cmocka_run_group_tests_name("sqlite only", sqlite_only, NULL, NULL);
+    return failed;
 }

@@ -13,8 +13,9 @@
  * exact round trips of every type, repeated keys in a batch, dlq and
  * anomaly de-duplication, keyed state, offset claims and the epoch fence
  * (a fenced commit applies nothing and keeps the batch), select filters,
- * store_exec parameters (a '?' inside a literal stays as written), a
- * 100,000-row batch, and passwords kept out of error details.
+ * store_exec parameters (a '?' inside a literal stays as written) and its
+ * CORE_EEXIST for a key already there, a 100,000-row batch, and passwords
+ * kept out of error details.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -955,6 +956,14 @@ static void test_exec(void **state)
     assert_int_equal(store_exec(S, "SELEKT 1", NULL, 0, NULL, NULL, NULL), CORE_EINVAL);
     assert_int_equal(store_exec(S, "SELECT 'unterminated", NULL, 0, NULL, NULL, NULL), CORE_EINVAL);
     assert_int_equal(query_int("SELECT 1 + ?1", &two, 1), 3);
+
+    /* A key already there is CORE_EEXIST (callers tell a lost race from an
+     * error by it); the row stays as it was. */
+    snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (\"id\", \"name\") VALUES (?1, 'again')", tn);
+    assert_int_equal(store_exec(S, sql, &two, 1, NULL, NULL, NULL), CORE_EEXIST);
+    assert_non_null(strstr(core_error_detail(), "store "));
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM \"%s\" WHERE \"name\" = 'again'", tn);
+    assert_int_equal(query_int(sql, NULL, 0), 0);
 }
 
 static void test_large_batch(void **state)
