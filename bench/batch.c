@@ -16,6 +16,8 @@
  *   4. runs DuckDB (npm @duckdb/node-api, node) on the same file: read_csv
  *      plus the same GROUP BY, with its default thread count and with one
  *      thread, and prints strata's time beside it;
+ *      and the I/O floor of strata's part: the topic log's bytes written
+ *      with fdatasync and read back, with no other work;
  *   5. checks the view's rows against the generator's own tallies and
  *      against DuckDB's groups: "results: N groups, 0 mismatches", and
  *      exits 1 on any mismatch (the figures are only worth printing if the
@@ -35,11 +37,14 @@
  * on the calling thread. DuckDB runs in a child process,
  * once with its default thread count and once with one thread.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -282,7 +287,11 @@ static int generate(const char *path, int64_t rows, gen_t *g)
     uint64_t s = 20160801;
     for (int64_t i = 0; i < rows; i++)
         write_row(f, g, i, &s);
-    if (fclose(f) != 0)
+    /* On disk before anything is timed, as a file to import would be: else
+     * the import's first fdatasync would also write the CSV back (ext4
+     * commits the journal with the other files' dirty data). */
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0 || !ok)
         return core_error(CORE_EIO, "%s: write failed", path);
     return 0;
 }
@@ -522,12 +531,14 @@ static int64_t check_duck(const groups_t *duck, const groups_t *view)
 
 typedef struct {
     double import_s, import_cpu, recompute_s, recompute_cpu;
-    int64_t records; /* in the topic after the import */
+    int64_t records;   /* in the topic after the import */
+    int64_t log_bytes; /* of the topic's segment files after the import */
     groups_t view;
 } strata_result_t;
 
 typedef struct {
     char root[4096], csv[4200], duck_tsv[4200];
+    int64_t csv_bytes;
     seglog_t *log;
     bus_t *bus;
     schema_t *schema;
@@ -571,6 +582,62 @@ static int64_t topic_records(bus_t *bus, const char *topic)
     return total;
 }
 
+/* The bytes of the topic's segment files (log/topics/TOPIC-N/ *.log). */
+static int64_t log_bytes(const env_t *e, const char *topic)
+{
+    int64_t total = 0;
+    for (int32_t p = 0; p < PARTITIONS; p++) {
+        char dir[4400];
+        snprintf(dir, sizeof dir, "%s/log/topics/%s-%d", e->root, topic, (int)p);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            size_t n = strlen(de->d_name);
+            struct stat st;
+            char path[4700];
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            if (n > 4 && strcmp(de->d_name + n - 4, ".log") == 0 && stat(path, &st) == 0)
+                total += st.st_size;
+        }
+        if (d != NULL)
+            closedir(d);
+    }
+    return total;
+}
+
+/* The I/O floor of the import and the recompute: BYTES written to a file
+ * in 1 MiB writes, made durable with one fdatasync, then read back (from
+ * the page cache, as the recompute reads the log), with no other work.
+ * secs[0..3): the three steps' seconds. False on an I/O error. */
+static bool io_floor(const env_t *e, int64_t bytes, double secs[3])
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/io_floor.bin", e->root);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    static char buf[1 << 20];
+    memset(buf, 'x', sizeof buf);
+    bool ok = fd >= 0;
+    double t0 = bench_seconds(CLOCK_MONOTONIC);
+    for (int64_t done = 0; ok && done < bytes; done += (int64_t)sizeof buf) {
+        size_t n = (size_t)CORE_MIN(bytes - done, (int64_t)sizeof buf);
+        ok = write(fd, buf, n) == (ssize_t)n;
+    }
+    double t1 = bench_seconds(CLOCK_MONOTONIC);
+    ok = ok && fdatasync(fd) == 0;
+    double t2 = bench_seconds(CLOCK_MONOTONIC);
+    for (int64_t done = 0; ok && done < bytes; done += (int64_t)sizeof buf) {
+        size_t n = (size_t)CORE_MIN(bytes - done, (int64_t)sizeof buf);
+        ok = pread(fd, buf, n, done) == (ssize_t)n;
+    }
+    secs[0] = t1 - t0;
+    secs[1] = t2 - t1;
+    secs[2] = bench_seconds(CLOCK_MONOTONIC) - t2;
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    return ok;
+}
+
 static int run_strata(env_t *e, const char *url, const char *topic, strata_result_t *out)
 {
     seglog_topic_config_t tc;
@@ -611,6 +678,7 @@ static int run_strata(env_t *e, const char *url, const char *topic, strata_resul
         rc = timed_run(r, "location_daily_recompute", range, 2, &out->recompute_s,
                        &out->recompute_cpu);
     out->records = topic_records(e->bus, topic);
+    out->log_bytes = log_bytes(e, topic);
     if (rc == 0)
         rc = read_view(url, &out->view);
     batch_runner_destroy(r);
@@ -781,6 +849,16 @@ static int64_t duck_section(const opts_t *o, const env_t *e, duck_t *d, const st
     printf("3. strata import + recompute %.2f s, DuckDB (default, %d threads) %.2f s: "
            "%.3fx DuckDB (target >= 1x): %s; against DuckDB on 1 thread: %.3fx\n",
            total, d->threads, d->secs, ratio, ratio >= 1.0 ? "met" : "missed", d->secs1 / total);
+    double f[3];
+    char csv[32], log[32];
+    if (io_floor(e, r->log_bytes, f))
+        printf("  I/O floor: the topic's log, %sB (%.1fx the CSV's %sB), written (%.2f s), "
+               "fdatasync'd (%.2f s) and read back (%.2f s), nothing else: %.2f s, %.2f of "
+               "DuckDB's whole run\n",
+               bench_fmt_count(log, sizeof log, (double)r->log_bytes),
+               (double)r->log_bytes / (double)e->csv_bytes,
+               bench_fmt_count(csv, sizeof csv, (double)e->csv_bytes), f[0], f[1], f[2],
+               f[0] + f[1] + f[2], (f[0] + f[1] + f[2]) / d->secs);
     return bad;
 }
 
@@ -826,6 +904,9 @@ int main(int argc, char **argv)
         locs_init(&g->locs);
         rc = generate(e.csv, o.rows, g);
     }
+    struct stat st;
+    if (rc == 0 && stat(e.csv, &st) == 0)
+        e.csv_bytes = st.st_size;
     if (rc != 0) {
         fprintf(stderr, "bench_batch: setup: %s\n", core_error_detail());
         teardown(&o, &e);
