@@ -618,6 +618,13 @@ int core_pwrite_all(int fd, const void *p, size_t n, int64_t off);
  * the detail starting "WHAT: " and showing EXAMPLE_PORT in its examples. */
 int core_split_host_port(const char *listen, const char *what, const char *example_port, char *host,
                          size_t host_len, char *port, size_t port_len);
+/* A listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR) on
+ * the first address `listen` ("host:port", "[v6]:port"; port 0: any free
+ * one) resolves to that accepts the bind; *port_out is the bound port.
+ * CORE_EINVAL for an address that does not parse or resolve, CORE_EIO when
+ * no address can be bound; the detail starts "WHAT: listen ADDRESS". */
+int core_listen_tcp(const char *listen, const char *what, const char *example_port, int backlog,
+                    int *fd_out, int *port_out);
 /* Reads exactly n bytes at `off`; CORE_ETRUNC if the file ends first. */
 int core_pread_all(int fd, void *p, size_t n, int64_t off);
 /* fsyncs a directory so that entries created, renamed or removed in it are

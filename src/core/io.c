@@ -12,8 +12,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Records "<what>: <strerror>" as the thread's detail, keeping errno. */
@@ -132,4 +135,78 @@ bad:
                       "%s: listen address '%s' is not host:port with a port in 0..65535 "
                       "(e.g. 127.0.0.1:%s, [::1]:%s, localhost:%s)",
                       what, listen, example_port, example_port, example_port);
+}
+
+/* Binds and listens on one address; 0 or errno, with *step naming the call
+ * that failed. An IPv6 socket takes IPv6 only, so "[::]:P" and "0.0.0.0:P"
+ * are separate listeners, as they are everywhere else. */
+static int bind_one(const struct addrinfo *ai, int backlog, int *fd_out, const char **step)
+{
+    *step = "socket";
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return errno;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        *step = "setsockopt(SO_REUSEADDR)";
+    else if (ai->ai_family == AF_INET6 &&
+             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+        *step = "setsockopt(IPV6_V6ONLY)";
+    else if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+        *step = "bind";
+    else if (listen(fd, backlog) != 0)
+        *step = "listen";
+    else {
+        *fd_out = fd;
+        return 0;
+    }
+    int err = errno;
+    close(fd);
+    return err;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
+        return -1;
+    if (sa.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return -1;
+}
+
+int core_listen_tcp(const char *listen, const char *what, const char *example_port, int backlog,
+                    int *fd_out, int *port_out)
+{
+    char host[256], port[8];
+    int rc = core_split_host_port(listen, what, example_port, host, sizeof host, port, sizeof port);
+    if (rc != 0)
+        return rc;
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int g = getaddrinfo(host, port, &hints, &res);
+    if (g != 0)
+        return core_error(CORE_EINVAL, "%s: listen %s: cannot resolve '%s': %s", what, listen, host,
+                          g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+    int fd = -1, first_err = 0;
+    const char *first_step = "bind", *step = "bind";
+    for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+        int err = bind_one(ai, backlog, &fd, &step);
+        if (err != 0 && first_err == 0) {
+            first_err = err;
+            first_step = step;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return core_error(CORE_EIO, "%s: listen %s: %s: %s (is another process using the port?)",
+                          what, listen, first_step, strerror(first_err));
+    *fd_out = fd;
+    *port_out = bound_port(fd);
+    return 0;
 }

@@ -32,12 +32,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_BODY     (8u << 20)
@@ -60,70 +57,9 @@ void http_config_default(http_config_t *cfg)
 
 /* ---- The listener. */
 
-/* Binds one address; 0 or errno, with *step naming the call that failed. */
-static int bind_one(const struct addrinfo *ai, int *fd_out, const char **step)
-{
-    *step = "socket";
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (ai->ai_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    *step = "bind";
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-        *step = "listen";
-        if (listen(fd, LISTEN_BACKLOG) == 0) {
-            *fd_out = fd;
-            return 0;
-        }
-    }
-    int err = errno;
-    close(fd);
-    return err;
-}
-
-static int bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
 static int open_listener(http_server_t *s, const char *listen)
 {
-    char host[256], port[8];
-    int rc = core_split_host_port(listen, "http", "8080", host, sizeof host, port, sizeof port);
-    if (rc != 0)
-        return rc;
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int g = getaddrinfo(host, port, &hints, &res);
-    if (g != 0)
-        return core_error(CORE_EINVAL, "http: listen %s: cannot resolve '%s': %s", listen, host,
-                          g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
-    int first_err = 0;
-    const char *first_step = "bind", *step = "bind";
-    for (struct addrinfo *ai = res; ai != NULL && s->lfd < 0; ai = ai->ai_next) {
-        int err = bind_one(ai, &s->lfd, &step);
-        if (err != 0 && first_err == 0) {
-            first_err = err;
-            first_step = step;
-        }
-    }
-    freeaddrinfo(res);
-    if (s->lfd < 0)
-        return core_error(CORE_EIO, "http: listen %s: %s: %s (is another process using the port?)",
-                          listen, first_step, strerror(first_err));
-    s->port = bound_port(s->lfd);
-    return 0;
+    return core_listen_tcp(listen, "http", "8080", LISTEN_BACKLOG, &s->lfd, &s->port);
 }
 
 /* ---- Create, routes, start, stop. */

@@ -58,7 +58,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -781,73 +780,10 @@ int kafka_server_run(kafka_server_t *s)
  * Creation and the listener
  * ------------------------------------------------------------------------ */
 
-/* Returns 0 with a listening socket, or an errno with the failing step. */
-static int bind_one(const struct addrinfo *ai, int *fd_out, const char **step)
-{
-    int one = 1;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-        *step = "socket";
-        return errno;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-        *step = "setsockopt(SO_REUSEADDR)";
-    else if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
-        *step = "bind";
-    else if (listen(fd, SOMAXCONN) != 0)
-        *step = "listen";
-    else {
-        *fd_out = fd;
-        return 0;
-    }
-    int err = errno;
-    close(fd);
-    return err;
-}
-
-static int bound_port(int fd)
-{
-    struct sockaddr_storage sa;
-    socklen_t sl = sizeof sa;
-    if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
-        return -1;
-    if (sa.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    if (sa.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-    return -1;
-}
-
 /* Binds the first address `listen` resolves to that accepts the bind. */
 static int open_listener(kafka_server_t *s, const char *listen)
 {
-    char host[256], port[8];
-    int rc = core_split_host_port(listen, "kafka", "9092", host, sizeof host, port, sizeof port);
-    if (rc != 0)
-        return rc;
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int g = getaddrinfo(host, port, &hints, &res);
-    if (g != 0)
-        return core_error(CORE_EINVAL, "kafka: listen %s: cannot resolve '%s': %s", listen, host,
-                          g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
-    int first_err = 0;
-    const char *first_step = "bind", *step = "bind";
-    for (struct addrinfo *ai = res; ai != NULL && s->lfd < 0; ai = ai->ai_next) {
-        int err = bind_one(ai, &s->lfd, &step);
-        if (err != 0 && first_err == 0) {
-            first_err = err;
-            first_step = step;
-        }
-    }
-    freeaddrinfo(res);
-    if (s->lfd < 0)
-        return core_error(CORE_EIO, "kafka: listen %s: %s: %s (is another process using the port?)",
-                          listen, first_step, strerror(first_err));
-    s->port = bound_port(s->lfd);
-    return 0;
+    return core_listen_tcp(listen, "kafka", "9092", SOMAXCONN, &s->lfd, &s->port);
 }
 
 static int check_config(const kafka_server_config_t *cfg, const kafka_server_ops_t *ops)
