@@ -8,16 +8,16 @@
 #
 # usage: export.sh STRATA
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 strata=$1
 here=$(cd "$(dirname "$0")" && pwd)
 node_dir=$(cd "$here/../../node" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export EXP_DATA=$work/data EXP_STORE=sqlite:$work/data/strata.db EXP_OUT=$work/out
+store=$EXP_STORE
 cfg=$here/export.yaml
-q() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$work/data/strata.db" "$1"; }
-fail=0
-expect() { if [ "$2" != "$3" ]; then echo "FAIL: $1: got '$2', want '$3'"; fail=1; else echo "ok: $1 = $2"; fi; }
 
 node "$node_dir/ticks.mjs" gen "$work/in" 6000 3 5
 "$strata" topics create ticks --partitions 3 --data "$EXP_DATA" >/dev/null

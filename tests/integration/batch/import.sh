@@ -15,6 +15,8 @@
 #
 # usage: import.sh STRATA
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 strata=$1
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -23,15 +25,16 @@ sample=${STRATA_BANK_SAMPLE:-$root/../shared/data/bank_transactions_sample.csv}
 py=/usr/bin/python3
 work=$(mktemp -d)
 pid=
+# shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
-  if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop "$pid" KILL
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 data=$work/data
 url=${STRATA_TEST_PG_URL:-sqlite:$data/strata.db}
-q() {
+q_rows() { # SQL: every row, columns separated by |
   if [ -n "${STRATA_TEST_PG_URL:-}" ]; then psql -X -q -At -F '|' "$url" -c "$1"
   else sqlite3 -separator '|' "$data/strata.db" "$1"; fi
 }
@@ -212,10 +215,10 @@ json.dump(overrides, open(f"{work}/overrides.json", "w"))
 PY
 imp "$work/dirty.csv" --topic transactions >"$work/out2"
 cat "$work/out2"
-q "SELECT \"offset\", \"kind\", \"partition\", \"reason\" FROM \"dlq\" WHERE \"topic\" = '$work/dirty.csv'" \
+q_rows "SELECT \"offset\", \"kind\", \"partition\", \"reason\" FROM \"dlq\" WHERE \"topic\" = '$work/dirty.csv'" \
   >"$work/dlq2"
 if [ -n "${STRATA_TEST_PG_URL:-}" ]; then text="convert_from(\"value\", 'UTF8')"; else text="CAST(\"value\" AS TEXT)"; fi
-q "SELECT $text FROM \"dlq\" WHERE \"topic\" = '$work/dirty.csv' AND \"kind\" = 'check' ORDER BY \"offset\" LIMIT 1" \
+q_rows "SELECT $text FROM \"dlq\" WHERE \"topic\" = '$work/dirty.csv' AND \"kind\" = 'check' ORDER BY \"offset\" LIMIT 1" \
   >"$work/dlq2_value"
 consume transactions >"$work/topic2"
 $py - "$work" <<'PY'
@@ -278,7 +281,7 @@ PY
 "$strata" topics create replay --partitions 4 --data "$data" >/dev/null
 big=("$strata" import "$work/big.csv" --topic replay --schema transaction --job replay_load
   -c "$root/examples/transactions.yaml" --data "$data" --store "$url" "${maps[@]}")
-state() { q "SELECT \"state\" || ':' || \"rows\" FROM \"strata_imports\" WHERE \"topic\" = 'replay'"; }
+state() { q_rows "SELECT \"state\" || ':' || \"rows\" FROM \"strata_imports\" WHERE \"topic\" = 'replay'"; }
 interrupted=
 for delay in 0.05 0.1 0.15 0.3 0.5 0.8 1.2 1.8 2.5; do
   "${big[@]}" >"$work/out4" 2>&1 &

@@ -7,34 +7,31 @@
 #
 # usage: jobs_crash.sh STRATA
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 # The HTTP server of `strata up` on a free port: tests run side by side.
 export STRATA_HTTP_LISTEN=127.0.0.1:0
 strata=$1
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 pid=
+# shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
-  if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop "$pid" KILL
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 export JOBS_DATA=$work/data JOBS_STORE=sqlite:$work/data/strata.db JOBS_COUNT=6000000
+store=$JOBS_STORE
 cfg=$here/jobs.yaml
-q() { /usr/bin/python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone(); print("" if r is None else r[0])' "$work/data/strata.db" "$1"; }
-fail=0
-expect() { if [ "$2" != "$3" ]; then echo "FAIL: $1: got '$2', want '$3'"; fail=1; else echo "ok: $1 = $2"; fi; }
-wait_for() { # SQL WANT: polls up to 60 s
-  for _ in $(seq 600); do [ "$(q "$1")" = "$2" ] && return 0; sleep 0.1; done
-  echo "FAIL: timed out waiting for [$1] = $2 (have '$(q "$1")')"; exit 1
-}
 
 mkdir -p "$JOBS_DATA"
 "$strata" up -c "$cfg" >"$work/up1.log" 2>&1 &
 pid=$!
-wait_for "select count(*) from sqlite_master where name = 'job_runs'" 1
+wait_for_q 600 "select count(*) from sqlite_master where name = 'job_runs'" 1 || exit 1
 "$strata" jobs trigger slow -c "$cfg" --param from=2026-11-20 --param to=2026-11-21
-wait_for "select state from job_runs" running
+wait_for_q 600 "select state from job_runs" running || exit 1
 sleep 0.3
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=
 expect "state after kill -9" "$(q 'select state from job_runs')" running
@@ -42,7 +39,7 @@ expect "output after kill -9" "$(q "select count(*) from sqlite_master where nam
 
 "$strata" up -c "$cfg" >"$work/up2.log" 2>&1 &
 pid=$!
-wait_for "select state from job_runs" completed
+wait_for_q 600 "select state from job_runs" completed || exit 1
 expect "attempt" "$(q 'select attempt from job_runs')" 2
 expect "runs" "$(q 'select count(*) from job_runs')" 1
 expect "output rows" "$(q 'select count(*) from done')" 1
@@ -52,7 +49,7 @@ grep -q 'interrupted run' "$work/up2.log" || { echo "FAIL: no recovery logged"; 
 # Two triggers at once: both complete, one after the other.
 "$strata" jobs trigger slow -c "$cfg" --param from=2026-11-21 --param to=2026-11-22 >/dev/null
 "$strata" jobs trigger slow -c "$cfg" --param from=2026-11-22 --param to=2026-11-23 >/dev/null
-wait_for "select count(*) from job_runs where state = 'completed'" 3
+wait_for_q 600 "select count(*) from job_runs where state = 'completed'" 3 || exit 1
 expect "overlapping runs" "$(q 'select count(*) from job_runs a join job_runs b on a.id < b.id where a.started_at < b.finished_at and b.started_at < a.finished_at')" 0
 expect "jobs table" "$(q "select kind from jobs where name = 'slow'")" sql
 "$strata" jobs runs slow -c "$cfg" | grep -q completed || { echo "FAIL: jobs runs"; fail=1; }

@@ -27,6 +27,8 @@
 # usage: lake_recompute.sh STRATA sqlite|postgres [EVENTS]
 #   postgres: run through tests/integration/pg/with_pg.sh
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 strata=$1
 backend=$2
 events=${3:-15000}
@@ -43,18 +45,6 @@ case $backend in
   *) echo "usage: lake_recompute.sh STRATA sqlite|postgres [EVENTS]" >&2; exit 2 ;;
 esac
 export TICKS_DATA=$data TICKS_STORE=$store
-fail=0
-expect() { # what got want
-  if [ "$2" != "$3" ]; then echo "FAIL: $1: got $2, want $3"; fail=1; else echo "ok: $1 = $2"; fi
-}
-q() { # one value from the store
-  if [ "$backend" = sqlite ]; then
-    /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
-      "$data/strata.db" "$1"
-  else
-    psql "$store" -tAc "$1"
-  fi
-}
 
 # Event and record times over the five hours that ended an hour (or more)
 # ago; the retention of 3 hours cuts into them.
@@ -99,7 +89,6 @@ for s in $starts; do
 done
 expect "partitions listed" "$(echo "$starts" | wc -w)" 3
 
-iso() { date -u -d "@$(( $1 / 1000 ))" +%Y-%m-%dT%H:%M:%SZ; }
 from=$(iso $(( base - 3600000 )))
 to=$(iso $(( base + 6 * 3600000 )))
 run_job() { # job [params...]: prints the run id; the job's exit status is kept in $work/status

@@ -13,6 +13,8 @@
 # usage: lambda.sh STRATA sqlite|postgres [EVENTS]
 #   postgres: run through tests/integration/pg/with_pg.sh
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 strata=$1
 backend=$2
 events=${3:-20000}
@@ -28,19 +30,6 @@ case $backend in
   *) echo "usage: lambda.sh STRATA sqlite|postgres [EVENTS]" >&2; exit 2 ;;
 esac
 export TICKS_DATA=$work/data TICKS_STORE=$store
-
-fail=0
-expect() { # what got want
-  if [ "$2" != "$3" ]; then echo "FAIL: $1: got $2, want $3"; fail=1; else echo "ok: $1 = $2"; fi
-}
-q() { # one number from the store
-  if [ "$backend" = sqlite ]; then
-    /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
-      "$work/data/strata.db" "$1"
-  else
-    psql "$store" -tAc "$1"
-  fi
-}
 
 # Event times on a whole hour three hours ago: every record is appended
 # (record timestamp = now) after its event time, as with real producers,
@@ -83,7 +72,6 @@ fi
 dlq_before=$(q 'select count(*) from dlq')
 
 # The batch layer: every window of the data lies in [base - 1h, base + 1h).
-iso() { date -u -d "@$(( $1 / 1000 ))" +%Y-%m-%dT%H:%M:%SZ; }
 from=$(iso $(( base - 3600000 )))
 to=$(iso $(( base + 3600000 )))
 run_job() { # job [params...]: prints the run id

@@ -18,15 +18,17 @@
 # usage: replay.sh STRATA sqlite|postgres [EVENTS] [SEED]
 #   postgres: run through tests/integration/pg/with_pg.sh
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 strata=$1 backend=$2 events=${3:-60000} seed=${4:-7}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 node_dir=$root/tests/node
 work=$(mktemp -d)
 pid= qpid= ipid=
+# shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
-  for p in $ipid $qpid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop "$ipid" TERM; stop "$qpid" TERM; stop "$pid" TERM
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -37,25 +39,10 @@ case $backend in
   *) echo "usage: replay.sh STRATA sqlite|postgres [EVENTS] [SEED]" >&2; exit 2 ;;
 esac
 export TICKS_DATA=$work/data TICKS_STORE=$store TICKS_COMMIT=97
-q() { # one value from the store
-  if [ "$backend" = sqlite ]; then
-    /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
-      "$work/data/strata.db" "$1"
-  else
-    psql -X -A -t -q -d "$store" -c "$1"
-  fi
-}
-fail=0
-expect() { # what got want
-  if [ "$2" != "$3" ]; then echo "FAIL: $1: got $2, want $3"; fail=1; else echo "ok: $1 = $2"; fi
-}
 # Waits (up to 120 s) until pipeline $1 has committed $2 offsets in all.
 wait_offsets() {
-  for _ in $(seq 1200); do
-    [ "$(q "select coalesce(sum(next_offset), 0) from strata_offsets where pipeline = '$1'")" = "$2" ] && return 0
-    sleep 0.1
-  done
-  echo "FAIL: pipeline $1 did not reach $2 committed offsets"; cat "$work/up.log"; exit 1
+  wait_for_q 1200 "select coalesce(sum(next_offset), 0) from strata_offsets where pipeline = '$1'" "$2" ||
+    { cat "$work/up.log"; exit 1; }
 }
 
 # ticks.yaml with the broker on, for the ingest while `strata up` runs.
@@ -78,13 +65,8 @@ first=$(cat "$work"/first? | wc -l)
 
 "$strata" up -c "$work/replay.yaml" --listen 127.0.0.1:0 >"$work/up.log" 2>&1 &
 pid=$!
-port=
-for _ in $(seq 300); do
-  port=$(sed -n 's/^strata broker listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/up.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "FAIL: no broker"; cat "$work/up.log"; exit 1; }
+wait_for 300 broker_port "$work/up.log" >/dev/null || { echo "FAIL: no broker"; cat "$work/up.log"; exit 1; }
+port=$(broker_port "$work/up.log")
 wait_offsets ohlc "$first"
 
 # Readers and producers, both going on across the replay's switch.

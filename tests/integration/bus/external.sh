@@ -15,6 +15,8 @@
 #
 # usage: external.sh STRATA [EVENTS] [SEED]
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 export STRATA_HTTP_LISTEN=127.0.0.1:0
 strata=$1 events=${2:-30000} seed=${3:-23}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,28 +25,21 @@ node_dir=$(cd "$here/../../node" && pwd)
 : "${STRATA_TEST_PG_URL:?run under tests/integration/pg/with_pg.sh}"
 work=$(mktemp -d)
 broker= a= b=
-stop() { # stop PID SIGNAL
-  if [ -n "$1" ]; then kill "-$2" "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
-}
+# shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
   stop "$a" KILL; stop "$b" KILL; stop "$broker" TERM
   if [ "${STRATA_KEEP_TMP:-}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-fail() {
+# die MESSAGE: FAIL with the tail of every log, and exit 1 at once.
+die() {
   echo "FAIL: $*"
   for f in broker a b; do echo "--- $f.log"; tail -n 40 "$work/$f.log" 2>/dev/null || true; done
   exit 1
 }
-# waits up to $1 tenths of a second for command $2... to succeed (liveness bound)
-wait_for() {
-  local n=$1; shift
-  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 export TICKS_STORE=$STRATA_TEST_PG_URL TICKS_COMMIT=97
-q() { psql -X -A -t -q -d "$TICKS_STORE" -c "$1"; }
+store=$TICKS_STORE
 
 node "$node_dir/ticks.mjs" gen "$work/in" "$events" 3 "$seed"
 node "$node_dir/ticks.mjs" expect "$work/in" 3 "$work/expected.json"
@@ -57,17 +52,15 @@ done
 "$strata" topics create ticks --partitions 3 --flush never --data "$work/kafka" >/dev/null
 "$strata" broker --listen 127.0.0.1:0 --no-auto-create --data "$work/kafka" >"$work/broker.log" 2>&1 &
 broker=$!
-port_of() { sed -n 's/^strata broker listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/broker.log"; }
-broker_up() { [ -n "$(port_of)" ]; }
-wait_for 600 broker_up || fail "the broker did not start"
-bootstrap=127.0.0.1:$(port_of)
+wait_for 600 broker_port "$work/broker.log" >/dev/null || die "the broker did not start"
+bootstrap=127.0.0.1:$(broker_port "$work/broker.log")
 produce_chunk() { # produce_chunk I
   for p in 0 1 2; do
     local chunk
     chunk=$(printf '%s/in/p%d.chunk.%03d' "$work" "$p" "$1")
     [ -s "$chunk" ] || continue
     kcat -P -b "$bootstrap" -t ticks -p "$p" -X enable.idempotence=true -X acks=all <"$chunk" \
-      || fail "kcat could not produce chunk $1 of partition $p"
+      || die "kcat could not produce chunk $1 of partition $p"
   done
 }
 
@@ -88,16 +81,17 @@ up() { # up NAME: an instance with its own data folder
 
 # Who holds what shows in the store: every claim of a partition (on each
 # assignment) bumps its epoch, from 1.
+# shellcheck disable=SC2317  # called through wait_for
 claims() { # claims ROWS MIN_EPOCH: every pipeline's partitions claimed that often
   [ "$(q "select count(*) from strata_offsets where topic = 'ticks' and epoch >= $2" 2>/dev/null || echo 0)" -ge "$1" ]
 }
 produce_chunk 0
 up a; a=$!
-wait_for 600 claims 12 1 || fail "instance a never got the partitions"
+wait_for 600 claims 12 1 || die "instance a never got the partitions"
 produce_chunk 1
 up b; b=$!
 # A rebalance gave every partition out again, to both members (range: 2 + 1).
-wait_for 600 claims 12 2 || fail "no rebalance after instance b joined"
+wait_for 600 claims 12 2 || die "no rebalance after instance b joined"
 for ((i = 2; i < chunks / 2; i++)); do produce_chunk "$i"; sleep 0.2; done
 RANDOM=$seed
 sleep "0.$(printf '%03d' $((100 + RANDOM % 500)))"
@@ -107,23 +101,19 @@ for ((i = chunks / 2; i < chunks; i++)); do produce_chunk "$i"; sleep 0.2; done
 
 # The survivor takes every partition of every pipeline (claiming them
 # again) and catches up, which needs instance a's partitions too.
-wait_for 900 claims 12 3 || fail "instance b never took over instance a's partitions"
+wait_for 900 claims 12 3 || die "instance b never took over instance a's partitions"
 ends=$(/usr/bin/python3 -c '
 import sys
 print(sum(sum(1 for _ in open(f"{sys.argv[1]}/in/p{p}.ndjson")) for p in range(3)) * 4)' "$work")
-caught_up() { [ "$(q "select coalesce(sum(next_offset), 0) from strata_offsets where topic = 'ticks'")" = "$ends" ]; }
-wait_for 1800 caught_up || fail "the pipelines did not reach the end offsets ($ends)"
+wait_for 1800 q_is "select coalesce(sum(next_offset), 0) from strata_offsets where topic = 'ticks'" "$ends" ||
+  die "the pipelines did not reach the end offsets ($ends)"
 stop "$b" TERM; b=
-if grep -q 'stopped:' "$work/b.log"; then fail "a pipeline of instance b stopped"; fi
+if grep -q 'stopped:' "$work/b.log"; then die "a pipeline of instance b stopped"; fi
 
-node "$node_dir/ticks.mjs" check "$work/expected.json" "$strata" "$TICKS_STORE" || fail "views differ"
+node "$node_dir/ticks.mjs" check "$work/expected.json" "$strata" "$TICKS_STORE" || die "views differ"
 read -r valid invalid late_ohlc late_counts < <(node -e '
   const e = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(e.valid, e.invalid, e.late.ohlc, e.late.counts)' "$work/expected.json")
-bad=0
-expect() {
-  if [ "$2" != "$3" ]; then echo "FAIL: $1: got $2, want $3"; bad=1; else echo "ok: $1 = $2"; fi
-}
 expect "table rows" "$(q 'select count(*) from ticks')" "$valid"
 expect "distinct table rows" "$(q "select count(distinct _partition || ':' || _offset) from ticks")" "$valid"
 for p in ohlc counts sessions ticks_table; do
@@ -131,4 +121,4 @@ for p in ohlc counts sessions ticks_table; do
 done
 expect "ohlc late dlq rows" "$(q "select count(*) from dlq where pipeline = 'ohlc' and kind = 'late'")" "$late_ohlc"
 expect "counts late dlq rows" "$(q "select count(*) from dlq where pipeline = 'counts' and kind = 'late'")" "$late_counts"
-exit $bad
+exit $fail

@@ -10,6 +10,8 @@
 #
 # usage: examples.sh STRATA stocks|transactions|events
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 strata=$1 which=$2
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -17,12 +19,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 data=$work/data
 db=$data/strata.db
-fail=0
-
-q() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$db" "$1"; }
-expect() {
-  if [ "$2" != "$3" ]; then echo "FAIL: $1: got $2, want $3"; fail=1; else echo "ok: $1 = $2"; fi
-}
+store=sqlite:$db
 
 # gen KIND TOPIC SEED: generates 5000 records; sets normal/invalid/late/anomaly.
 gen() {
@@ -40,7 +37,7 @@ gen() {
 }
 
 up() {
-  "$strata" up -c "$root/examples/$1.yaml" --once --data "$data" --store "sqlite:$db" \
+  "$strata" up -c "$root/examples/$1.yaml" --once --data "$data" --store "$store" \
     >"$work/up.out" 2>&1 || { cat "$work/up.out"; exit 1; }
 }
 

@@ -15,23 +15,26 @@
 #
 # usage: up.sh STRATA
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 export LC_ALL=C STRATA_HTTP_LISTEN=127.0.0.1:0
 unset STRATA_DATA_DIR STRATA_STORE_URL STRATA_BROKER_ENABLED STRATA_BROKER_LISTEN
 strata=$1
 work=$(mktemp -d)
 pid=
+# shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
-  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop "$pid" TERM
   rm -rf "$work"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 data=$work/data
-db=$data/strata.db
+store=sqlite:$data/strata.db
 
 cat >"$work/gen.yaml" <<EOF
 data: {dir: $data}
-store: {url: 'sqlite:$db'}
+store: {url: '$store'}
 topics:
   - {name: tx, partitions: 3, schema: transaction}
   - {name: live, partitions: 2, schema: transaction}
@@ -67,7 +70,6 @@ generators:
 EOF
 "$strata" check -c "$work/gen.yaml" >/dev/null || fail "strata check refused the config"
 
-q() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$db" "$1"; }
 records() { "$strata" consume "$1" --from-beginning --data "$data" | wc -l; }
 
 # What the tx generator must write: `strata gen` with the same options (in

@@ -10,6 +10,8 @@
 #
 # usage: crash.sh STRATA sqlite|postgres [CYCLES] [EVENTS] [SEED]
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 # The HTTP server of `strata up` on a free port: tests run side by side.
 export STRATA_HTTP_LISTEN=127.0.0.1:0
 strata=$1 backend=$2 cycles=${3:-20} events=${4:-60000} seed=${5:-11}
@@ -17,8 +19,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 node_dir=$(cd "$here/../../node" && pwd)
 work=$(mktemp -d)
 pid=
+# shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
-  if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  stop "$pid" KILL
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -27,11 +30,10 @@ export TICKS_DATA=$work/data TICKS_COMMIT=97
 if [ "$backend" = postgres ]; then
   : "${STRATA_TEST_PG_URL:?run under tests/integration/pg/with_pg.sh}"
   export TICKS_STORE=$STRATA_TEST_PG_URL
-  q() { psql -X -A -t -q -d "$TICKS_STORE" -c "$1"; }
 else
   export TICKS_STORE=sqlite:$work/data/strata.db
-  q() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$work/data/strata.db" "$1"; }
 fi
+store=$TICKS_STORE
 
 node "$node_dir/ticks.mjs" gen "$work/in" "$events" 3 "$seed"
 node "$node_dir/ticks.mjs" expect "$work/in" 3 "$work/expected.json"
@@ -70,10 +72,6 @@ node "$node_dir/ticks.mjs" check "$work/expected.json" "$strata" "$TICKS_STORE"
 read -r valid invalid late_ohlc late_counts < <(node -e '
   const e = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(e.valid, e.invalid, e.late.ohlc, e.late.counts)' "$work/expected.json")
-fail=0
-expect() {
-  if [ "$2" != "$3" ]; then echo "FAIL: $1: got $2, want $3"; fail=1; else echo "ok: $1 = $2"; fi
-}
 expect "table rows" "$(q 'select count(*) from ticks')" "$valid"
 expect "distinct table rows" "$(q "select count(distinct _partition || ':' || _offset) from ticks")" "$valid"
 for p in ohlc counts sessions ticks_table; do

@@ -8,6 +8,8 @@
 #
 # usage: oracle.sh STRATA [EVENTS]
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 strata=$1
 events=${2:-20000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +18,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 export TICKS_DATA=$work/data TICKS_STORE=sqlite:$work/data/strata.db
+store=$TICKS_STORE
 node "$node_dir/ticks.mjs" gen "$work/in" "$events" 3 7
 node "$node_dir/ticks.mjs" expect "$work/in" 3 "$work/expected.json"
 
@@ -29,15 +32,9 @@ node "$node_dir/ticks.mjs" check "$work/expected.json" "$strata" "$TICKS_STORE"
 
 # dlq: every invalid record once per pipeline, every late one for its
 # pipeline; the table: every valid event once.
-db=$work/data/strata.db
 read -r valid invalid late_ohlc late_counts < <(node -e '
   const e = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(e.valid, e.invalid, e.late.ohlc, e.late.counts)' "$work/expected.json")
-q() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$db" "$1"; }
-fail=0
-expect() { # what got want
-  if [ "$2" != "$3" ]; then echo "FAIL: $1: got $2, want $3"; fail=1; else echo "ok: $1 = $2"; fi
-}
 expect "table rows" "$(q 'select count(*) from ticks')" "$valid"
 expect "distinct table rows" "$(q 'select count(distinct _partition || ":" || _offset) from ticks')" "$valid"
 for p in ohlc counts sessions ticks_table; do
