@@ -12,7 +12,7 @@ if(TARGET strata_http AND TARGET strata_batch)
   # executable, not a library).
   file(GLOB STRATA_APP_API_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/app/api*.c
     ${CMAKE_SOURCE_DIR}/src/app/metrics_*.c)
-  set(STRATA_APP_API_LIBS strata_http strata_batch strata_lake strata_stream strata_bus
+  set(STRATA_APP_API_LIBS strata_openapi strata_http strata_batch strata_lake strata_stream strata_bus
     strata_store strata_schema strata_kafka strata_seglog strata_record strata_core m)
   add_executable(test_app_api unit/app/api.c ${STRATA_APP_API_SOURCES})
   target_link_libraries(test_app_api PRIVATE ${STRATA_APP_API_LIBS} ${CMOCKA_LIB})

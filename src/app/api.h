@@ -11,7 +11,8 @@
  *   api_views.c        /api/views..., /api/tables/{table}
  *   api_events.c       /api/anomalies, /api/dlq..., dlq replay
  *   api_jobs.c         /api/jobs..., /api/runs/{id}
- *   api_openapi.c      the OpenAPI document (embedded)
+ *   openapi.json       the OpenAPI document (embedded by the build, with
+ *                      scripts/embed_json.py; JSON checked at build time)
  *   metrics_app.c      GET /metrics
  *   metrics_sampler.c  a thread sampling rates and consumer-group offsets
  *   metrics_groups.c   the decoder of __consumer_offsets records
@@ -57,7 +58,8 @@ typedef struct {
 
 typedef struct app_api app_api_t;
 
-/* The OpenAPI document (api_openapi.c): JSON text, NUL-terminated. */
+/* The OpenAPI document (src/app/openapi.json, embedded by the build:
+ * scripts/embed_json.py): JSON text, NUL-terminated. */
 extern const char app_openapi_json[];
 extern const size_t app_openapi_json_len;
 
