@@ -45,6 +45,7 @@ def main(argv):
     for i in range(0, len(data), 16):
         lines.append("    " + ", ".join("0x%02x" % b for b in data[i:i + 16]) + ",")
     lines += ["    0x00,", "};", "const size_t %s_len = %d;" % (symbol, len(data)), ""]
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
 
