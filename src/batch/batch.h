@@ -233,7 +233,9 @@ int batch_runner_start(batch_runner_t *r);
  * borrowed. *run_id gets the job_runs id (may be NULL). Returns the
  * run's result: 0 when completed; the kind's error otherwise, with the
  * detail also stored in the run's error column. CORE_EEXIST if a run of
- * the job is already running. */
+ * the job is already running (a kind that breaks a unique constraint,
+ * such as a sql job's INSERT, fails with CORE_EEXIST too: the detail and
+ * the run's state tell them apart). */
 int batch_run_now(batch_runner_t *r, const char *name, const batch_param_t *params, size_t nparams,
                   int64_t *run_id);
 
