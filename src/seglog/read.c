@@ -156,6 +156,14 @@ static int scan_time(const seglog_segment_t *s, int64_t ts, core_buf_t *buf, int
                 return rc;
             int64_t off = first_in_batch(buf->data, size, ts);
             *found = off >= 0 ? off : h.base_offset;
+            /* A segment trusted without a scan (clean shutdown) may still
+             * hold a damaged batch: never answer outside the segment. */
+            if (*found < s->base_offset || *found >= s->next_offset)
+                return core_error(CORE_ECORRUPT,
+                                  "%s.log: the batch at byte %lld gives offset %lld, outside the "
+                                  "segment's [%lld, %lld)",
+                                  s->path, (long long)pos, (long long)*found,
+                                  (long long)s->base_offset, (long long)s->next_offset);
             return 0;
         }
         pos += (int64_t)size;
