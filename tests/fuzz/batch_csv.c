@@ -3,7 +3,8 @@
  * reader, with oracles.
  *
  * The first input byte picks the options (delimiter ',', ';', TAB or '|';
- * small or default caps), the rest is the CSV text. For each input:
+ * small or default caps; the fast or the byte-at-a-time reference reader),
+ * the rest is the CSV text. For each input:
  *   1. every record lies inside the input: start < end <= size, starts
  *      grow, ends are the next record's start or skip only empty lines;
  *   2. line numbers never go backwards, and a record's fields and raw
@@ -37,6 +38,7 @@ static void options(uint8_t b, batch_csv_opts_t *o)
     o->delimiter = delims[b & 3];
     o->max_record = (b & 4) ? 16 : 0;
     o->max_fields = (b & 8) ? 3 : 0;
+    o->reference = (b & 16) != 0;
 }
 
 typedef struct {
@@ -121,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    batch_csv_opts_t o;
+    batch_csv_opts_t o = {0};
     options(data[0], &o);
     first_t first = {0};
     first.end = -1;
