@@ -308,6 +308,12 @@ static int progress_insert(file_t *f)
                         "VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7, 0, 0, ?8)",
                         v, 8, NULL, NULL, NULL);
     core_buf_fini(&text);
+    if (rc == CORE_EEXIST)
+        return core_error(rc,
+                          "%s: another run began importing the same content (sha256 %s) into %s "
+                          "at the same moment; it goes on there, and running this job again "
+                          "skips the file or resumes it",
+                          f->path, f->sha, f->job->topic);
     if (rc != 0)
         return core_error(rc, "%s: recording the import in strata_imports: %s", f->path,
                           core_error_detail());

@@ -390,6 +390,33 @@ static void test_same_content_is_skipped(void **state)
     fx_close(&f);
 }
 
+/* Two imports of the same content claiming it at the same moment: the one
+ * whose insert comes second is told so, and appends nothing. The race is
+ * made with a trigger that inserts the other run's row first (SQLite runs
+ * no trigger from inside a trigger by default). */
+static void test_racing_claim_is_named(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    char path[400];
+    snprintf(path, sizeof path, "%s/small.csv", f.dir);
+    write_file(path, SMALL, sizeof SMALL - 1);
+    assert_int_equal(store_exec(f.s,
+                                "CREATE TRIGGER racing BEFORE INSERT ON strata_imports BEGIN "
+                                "INSERT INTO strata_imports (sha256, topic, path, job, run_id, "
+                                "imported_at, state) VALUES (NEW.sha256, NEW.topic, 'elsewhere', "
+                                "'other', 99, 0, 'running'); END",
+                                NULL, 0, NULL, NULL, NULL),
+                     0);
+    result_t r;
+    run_import(&f, path, 1, &r);
+    assert_int_equal(r.rc, CORE_EEXIST);
+    assert_non_null(strstr(core_error_detail(), "another run began importing the same content"));
+    assert_int_equal(topic_count(&f), 0);
+    fx_close(&f);
+}
+
 static void test_glob_imports_each_file_in_order(void **state)
 {
     (void)state;
@@ -1046,6 +1073,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_and_rejections),
         cmocka_unit_test(test_same_content_is_skipped),
+        cmocka_unit_test(test_racing_claim_is_named),
         cmocka_unit_test(test_glob_imports_each_file_in_order),
         cmocka_unit_test(test_setup_errors_name_the_problem),
         cmocka_unit_test(test_resume_after_partial_produce),
