@@ -305,17 +305,27 @@ static int load_tidx(seglog_segment_t *s, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Walks batch headers from the last index entry to the end of the file, which
- * checks that the last entry names a real batch and finds next_offset. */
+/* Checks that the segment's first batch starts at its base offset, then
+ * walks batch headers from the last index entry to the end of the file,
+ * which checks that the last entry names a real batch and finds
+ * next_offset. (The batches in between are trusted, as Kafka trusts them
+ * after a clean shutdown: reading them all would make opening a large log
+ * slow.) */
 static int check_tail(seglog_segment_t *s)
 {
     if (s->size == 0)
         return 0;
+    record_batch_header_t first;
+    int rc = seglog_segment_read_header(s, 0, &first);
+    if (rc != 0 || first.base_offset != s->base_offset)
+        return core_error(CORE_ECORRUPT,
+                          "%s: the first batch does not start at the segment's base offset %lld",
+                          s->path, (long long)s->base_offset);
     const seglog_oidx_t *last = &s->oidx[s->n_oidx - 1];
     int64_t pos = last->pos, expect = s->base_offset + last->rel_offset;
     while (pos < s->size) {
         record_batch_header_t h;
-        int rc = seglog_segment_read_header(s, pos, &h);
+        rc = seglog_segment_read_header(s, pos, &h);
         if (rc != 0 || h.base_offset != expect || pos + (int64_t)record_batch_size(&h) > s->size ||
             !seglog_offsets_fit(h.base_offset, h.last_offset_delta))
             return core_error(CORE_ECORRUPT, "%s: index does not match the batch at byte %lld",
