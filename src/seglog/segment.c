@@ -147,7 +147,7 @@ static int push_tidx(seglog_segment_t *s, int64_t ts, uint32_t rel)
 {
     if (s->n_tidx > 0) {
         seglog_tidx_t *last = &s->tidx[s->n_tidx - 1];
-        if (ts <= last->ts)
+        if (ts <= last->ts || rel < last->rel_offset) /* never out of order */
             return 0;
         if (rel == last->rel_offset) {
             last->ts = ts;
@@ -359,6 +359,14 @@ int seglog_segment_load_indexes(seglog_segment_t *s)
     core_free(p);
     if (rc == 0)
         rc = check_tail(s);
+    /* Time entries name offsets of this segment's batches: one past the
+     * end would later be followed by smaller offsets (an index this log
+     * could not read back). */
+    if (rc == 0 && s->n_tidx > 0 &&
+        s->base_offset + s->tidx[s->n_tidx - 1].rel_offset >= s->next_offset)
+        rc = core_error(CORE_ECORRUPT, "%s.timeindex: offset %lld is past the segment's end %lld",
+                        s->path, (long long)(s->base_offset + s->tidx[s->n_tidx - 1].rel_offset),
+                        (long long)s->next_offset);
     if (rc == 0 && s->n_tidx > 0) {
         s->max_ts = s->tidx[s->n_tidx - 1].ts;
         s->max_ts_offset = s->base_offset + s->tidx[s->n_tidx - 1].rel_offset;
