@@ -276,13 +276,15 @@ typedef struct {
 
 /* Claims and executes one run; CORE_EEXIST if another run of the job is
  * running. Returns the kind's result (any code, CORE_EEXIST too: a job's
- * SQL may break a unique constraint); *claimed says whether it ran. */
+ * SQL may break a unique constraint); *claimed (may be NULL) says whether
+ * it ran. */
 static int execute(const batch_runner_t *r, store_t *s, const job_t *j, const run_req_t *q,
                    bool *claimed)
 {
     bool won = false;
     int rc = batch_row_claim(s, q->id, j->def->name, q->attempt, &won);
-    *claimed = rc == 0 && won;
+    if (claimed != NULL)
+        *claimed = rc == 0 && won;
     if (rc != 0)
         return rc;
     if (!won)
@@ -391,9 +393,8 @@ int batch_run_now(batch_runner_t *r, const char *name, const batch_param_t *para
         rc = batch_row_create(s, name, q.from_us, q.to_us, params, nparams, &q.id);
     if (rc == 0 && run_id != NULL)
         *run_id = q.id;
-    bool claimed = false;
     if (rc == 0)
-        rc = execute(r, s, j, &q, &claimed);
+        rc = execute(r, s, j, &q, NULL);
     store_close(s);
     return rc;
 }
