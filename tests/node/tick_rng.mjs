@@ -1,7 +1,8 @@
-// The stock-tick generators' shared pieces (ticks.mjs and
-// tests/integration/batch/lake_recompute.mjs): the symbols, and a small
-// seeded PRNG (mulberry32) giving floats in [0, 1), so a seed always
-// yields the same ticks.
+// The test generators' shared pieces (ticks.mjs,
+// tests/integration/batch/lake_recompute.mjs and
+// tests/integration/lake/archive.mjs): the symbols, and a small seeded PRNG
+// (mulberry32) giving floats in [0, 1), so a seed always yields the same
+// events.
 export const SYMBOLS = ['AAPL', 'MSFT', 'GOOG', 'AMZN', 'NVDA', 'META', 'TSLA', 'ORCL'];
 
 export function rng(seed) {

@@ -21,21 +21,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { rng } from '../../node/tick_rng.mjs';
 
 const BASE_MS = Date.UTC(2026, 2, 1, 8, 0, 0);
 const SPAN_MS = 5 * 3600 * 1000;
 const HOUR_US = 3600n * 1000000n;
-
-function rng(seed) {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 
 // ISO 8601 with microseconds: us is a BigInt of microseconds.
 function isoUs(us) {

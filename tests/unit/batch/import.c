@@ -289,14 +289,20 @@ static const char SMALL[] = "Transaction ID,Amount (INR),City,Date,Time\n" /* 1 
                             "X10,1,A,1/1/16,1\n"                           /* 12 pattern */
                             "T11,-1,A,1/1/16,1\r\n";                       /* 13 min */
 
+/* Writes SMALL to the fixture's small.csv; path receives its name. */
+static void write_small(const fx_t *f, char *path, size_t n)
+{
+    snprintf(path, n, "%s/small.csv", f->dir);
+    write_file(path, SMALL, sizeof SMALL - 1);
+}
+
 static void test_rows_and_rejections(void **state)
 {
     (void)state;
     fx_t f;
     fx_open(&f);
     char path[400];
-    snprintf(path, sizeof path, "%s/small.csv", f.dir);
-    write_file(path, SMALL, sizeof SMALL - 1);
+    write_small(&f, path, sizeof path);
     result_t r;
     run_import(&f, path, 1, &r);
     assert_int_equal(r.rc, 0);
@@ -400,8 +406,7 @@ static void test_racing_claim_is_named(void **state)
     fx_t f;
     fx_open(&f);
     char path[400];
-    snprintf(path, sizeof path, "%s/small.csv", f.dir);
-    write_file(path, SMALL, sizeof SMALL - 1);
+    write_small(&f, path, sizeof path);
     assert_int_equal(store_exec(f.s,
                                 "CREATE TRIGGER racing BEFORE INSERT ON strata_imports BEGIN "
                                 "INSERT INTO strata_imports (sha256, topic, path, job, run_id, "
