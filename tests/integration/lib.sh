@@ -9,6 +9,10 @@
 #                          want 'WANT'" and sets fail=1; returns 0 either
 #                          way, so a failed check does not trip set -e and
 #                          the script goes on to the next one.
+#   expect_in WHAT TEXT FILE
+#                          prints "ok: WHAT", or "FAIL: WHAT" with FILE's
+#                          content and sets fail=1, as TEXT is in FILE
+#                          (a fixed string) or not; returns 0 either way.
 #   q SQL                  the first column of the first row of SQL in the
 #                          store $store; nothing when there is no row.
 #   q_is SQL WANT          whether q SQL prints WANT.
@@ -39,6 +43,17 @@ expect() {
     fail=1
   else
     echo "ok: $1 = $2"
+  fi
+}
+
+# shellcheck disable=SC2034  # fail is read by the sourcing script
+expect_in() {
+  if grep -qF -- "$2" "$3"; then
+    echo "ok: $1"
+  else
+    echo "FAIL: $1: '$2' is not in $3:"
+    cat "$3"
+    fail=1
   fi
 }
 

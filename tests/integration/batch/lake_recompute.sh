@@ -141,8 +141,8 @@ node -e '
     /input=log$/.test(r.error);
   console.log(`${ok ? "ok" : "FAIL"}: the failed run says: ${r.error}`);
   process.exit(ok ? 0 : 1);' "$work/gap.json" || fail=1
-grep -q "WARN  batch: job ohlc_recompute: topic ticks partition 0: offsets" "$work/run.err" &&
-  echo "ok: the gap is logged as a warning" || { echo "FAIL: no warning for the gap"; fail=1; }
+expect_in "the gap is logged as a warning" \
+  "WARN  batch: job ohlc_recompute: topic ticks partition 0: offsets" "$work/run.err"
 expect "ticks_ohlc after the failed run" "$(q "$state_sql")" "$before"
 
 # `input`: lake without an archive, or an unknown value, fails the run.
@@ -156,11 +156,11 @@ nolake=$?
 river=$?
 set -e
 expect "input=lake without an archive: exit status" "$nolake" 1
-grep -q "input is lake, but no archive pipeline of topic ticks" "$work/nolake.err" &&
-  echo "ok: input=lake says there is no archive" || { echo "FAIL: $(cat "$work/nolake.err")"; fail=1; }
+expect_in "input=lake says there is no archive" \
+  "input is lake, but no archive pipeline of topic ticks" "$work/nolake.err"
 expect "input=river: exit status" "$river" 1
-grep -q "parameter input is 'river': use auto, log or lake" "$work/river.err" &&
-  echo "ok: an unknown input is refused" || { echo "FAIL: $(cat "$work/river.err")"; fail=1; }
+expect_in "an unknown input is refused" "parameter input is 'river': use auto, log or lake" \
+  "$work/river.err"
 
 # A later range: the read starts 30 minutes before base + 2h, after the
 # deleted file's records, so the holes they leave are not needed.

@@ -97,8 +97,7 @@ set +e
 status=$?
 set -e
 expect "threads=lots: exit status" "$status" 1
-grep -q "parameter threads is 'lots'" "$work/threads.err" &&
-  echo "ok: a bad thread count is refused" || { echo "FAIL: $(cat "$work/threads.err")"; fail=1; }
+expect_in "a bad thread count is refused" "parameter threads is 'lots'" "$work/threads.err"
 
 expect "dlq rows after the recompute" "$(q 'select count(*) from dlq')" "$dlq_before"
 expect "batch rows of ticks_ohlc not final" \
